@@ -1,0 +1,55 @@
+"""Helpers shared by the benchmarks: exact per-child CPU/RSS, stacks, tables."""
+
+from __future__ import annotations
+
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from tests.helpers import Stack, free_ports, wait_until
+
+__all__ = ["Stack", "free_ports", "measure_call", "table", "wait_until"]
+
+
+# A child's ru_maxrss starts at its parent's high-water mark when it execs, so calls are
+# launched from this small interpreter (~8 MiB) rather than from the benchmark itself.
+TRAMPOLINE = """
+import os, sys
+pid = os.posix_spawn(sys.argv[1], sys.argv[1:], os.environ)
+_, status, ru = os.wait4(pid, 0)
+print((ru.ru_utime + ru.ru_stime) * 1000, ru.ru_maxrss / 1024, os.waitstatus_to_exitcode(status))
+"""
+
+
+def measure_call(argv: list[str], env: dict[str, str]) -> tuple[float, float, int]:
+    """Run argv once: (CPU ms, peak RSS MiB, exit status), from wait4's rusage of that child."""
+    out = subprocess.run(
+        ["/usr/bin/python3", "-I", "-S", "-c", TRAMPOLINE, *argv],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        check=True,
+    ).stdout.split()[-3:]
+    return float(out[0]), float(out[1]), int(out[2])
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+def table(rows: list[tuple[str, float, float, str]], title: str) -> str:
+    """rows: (what, deepdocker, baseline, unit)."""
+    out = [title, f"{'measure':<34} {'deepdocker':>12} {'baseline':>12} {'ratio':>7}"]
+    for what, ours, base, unit in rows:
+        ratio = f"{ours / base:.2f}" if base else "-"
+        out.append(f"{what:<34} {ours:>10.1f}{unit:>2} {base:>10.1f}{unit:>2} {ratio:>7}")
+    return "\n".join(out)
+
+
+def now() -> float:
+    return time.monotonic()

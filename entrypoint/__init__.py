@@ -1,0 +1,1 @@
+"""deepdocker's entrypoint: SERVICES -> supervisord.conf -> supervisord."""

@@ -1,0 +1,54 @@
+"""Where everything lives under DEEPDOCKER_RUN_DIR. One place, so the CLIs agree."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from healthchecks.rundir import STATE_FILE
+
+
+@dataclass(frozen=True)
+class Paths:
+    run_dir: Path
+
+    @property
+    def config(self) -> Path:
+        return self.run_dir / "supervisord.conf"
+
+    @property
+    def socket(self) -> Path:
+        return self.run_dir / "supervisor.sock"
+
+    @property
+    def pidfile(self) -> Path:
+        return self.run_dir / "supervisord.pid"
+
+    @property
+    def state(self) -> Path:
+        """What deepdocker-health needs: enabled services, probes, socket."""
+        return self.run_dir / STATE_FILE
+
+    @property
+    def jupyter_dir(self) -> Path:
+        return self.run_dir / "jupyter"
+
+    @property
+    def jupyter_token(self) -> Path:
+        return self.jupyter_dir / "token"
+
+    @property
+    def jupyter_runtime(self) -> Path:
+        return self.jupyter_dir / "runtime"
+
+    @property
+    def sshd_config(self) -> Path:
+        return self.run_dir / "sshd_config"
+
+    @property
+    def authorized_keys(self) -> Path:
+        return self.run_dir / "authorized_keys"
+
+    @property
+    def rstudio_data(self) -> Path:
+        return self.run_dir / "rstudio"

@@ -1,0 +1,140 @@
+"""Validated Settings -> the files supervisord and the daemons need. Runs after validation.
+
+Everything goes under DEEPDOCKER_RUN_DIR (and SSH_HOST_KEY_DIR); nothing of the host's
+own configuration is touched. Files are written whole (temporary file + rename).
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import subprocess
+from pathlib import Path
+
+from .paths import Paths
+from .settings import Enabled, Settings
+
+
+def write_file(path: Path, text: str, mode: int, owner: str | None = None) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, mode)
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        os.chmod(tmp, mode)
+        if owner:
+            chown(tmp, owner)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def chown(path: Path, user: str) -> None:
+    entry = pwd.getpwnam(user)
+    os.chown(path, entry.pw_uid, entry.pw_gid)
+
+
+def make_dir(path: Path, mode: int, owner: str | None = None) -> None:
+    path.mkdir(parents=True, exist_ok=True)
+    if path.is_symlink() or not path.is_dir():
+        raise RuntimeError(f"{path} is not a directory")
+    os.chmod(path, mode)
+    if owner:
+        chown(path, owner)
+
+
+def probe_host(bind: str) -> str:
+    """Where a local probe connects when daemons listen on `bind`."""
+    if bind == "0.0.0.0":
+        return "127.0.0.1"
+    if bind == "::":
+        return "::1"
+    return bind
+
+
+def state(settings: Settings) -> str:
+    """What deepdocker-health reads: a tab-separated file it can read without imports.
+
+    'socket<TAB>path', then one 'name<TAB>probe<TAB>host<TAB>port<TAB>target' line per service.
+    """
+    host = probe_host(settings.bind)
+    lines = [f"socket\t{Paths(settings.run_dir).socket}"]
+    for e in settings.enabled:
+        probe = e.service.probe
+        if probe.kind == "http":
+            base = settings.jupyter_base_url if e.service.name == "jupyter" else "/"
+            target = probe.path if probe.path.startswith("/") else base + probe.path
+        else:
+            target = "-"
+        lines.append("\t".join([e.service.name, probe.kind, host, str(e.port), target]))
+    return "\n".join(lines) + "\n"
+
+
+def sshd_config(settings: Settings, e: Enabled, paths: Paths) -> str:
+    key = settings.ssh_host_key_dir / "ssh_host_ed25519_key"
+    lines = [
+        f"Port {e.port}",
+        f"ListenAddress {settings.bind}",
+        f"HostKey {key}",
+        "PidFile none",
+        # The user's own ~/.ssh/authorized_keys (a mounted file) and SSH_AUTHORIZED_KEYS.
+        f"AuthorizedKeysFile .ssh/authorized_keys {paths.authorized_keys}",
+        "PubkeyAuthentication yes",
+        "PasswordAuthentication no",
+        "KbdInteractiveAuthentication no",
+        "PermitRootLogin no",
+        "UsePAM no",
+        f"AllowUsers {settings.nb_user}",
+        "PrintMotd no",
+        "Subsystem sftp internal-sftp",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def prepare_sshd(settings: Settings, e: Enabled, paths: Paths) -> None:
+    key_dir = settings.ssh_host_key_dir
+    make_dir(key_dir, 0o700)
+    key = key_dir / "ssh_host_ed25519_key"
+    if not key.exists():
+        # Made at first start, never baked into an image: each container its own identity.
+        subprocess.run(
+            ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "deepdocker", "-f", str(key)],
+            check=True,
+            stdin=subprocess.DEVNULL,
+        )
+    if settings.is_root:
+        # OpenSSH's privilege-separation directory; Debian's package expects it.
+        make_dir(Path("/run/sshd"), 0o755)
+    keys = settings.ssh_authorized_keys.strip()
+    write_file(paths.authorized_keys, keys + "\n" if keys else "", 0o644)
+    write_file(paths.sshd_config, sshd_config(settings, e, paths), 0o600)
+
+
+def prepare_jupyter(settings: Settings, e: Enabled, paths: Paths) -> None:
+    make_dir(paths.jupyter_dir, 0o700, e.user)
+    make_dir(paths.jupyter_runtime, 0o700, e.user)
+    # Jupyter reads it through JUPYTER_TOKEN_FILE: the token is in no argv and no config.
+    write_file(paths.jupyter_token, settings.jupyter_token, 0o600, e.user)
+
+
+def prepare_rstudio(settings: Settings, e: Enabled, paths: Paths) -> None:
+    make_dir(paths.rstudio_data, 0o755)
+
+
+# Services that need files before they start; the others need no entry.
+PREPARERS = {"jupyter": prepare_jupyter, "sshd": prepare_sshd, "rstudio": prepare_rstudio}
+
+
+def prepare(settings: Settings, config_text: str) -> Paths:
+    paths = Paths(settings.run_dir)
+    # 0711: daemons running as the notebook user reach their own subfolder, list nothing.
+    make_dir(paths.run_dir, 0o711)
+    for e in settings.enabled:
+        preparer = PREPARERS.get(e.service.name)
+        if preparer:
+            preparer(settings, e, paths)
+    write_file(paths.state, state(settings), 0o644)
+    # It may one day hold secrets: readable by its owner alone.
+    write_file(paths.config, config_text, 0o600)
+    return paths

@@ -1,0 +1,64 @@
+"""Settings -> supervisord.conf text, through the Jinja2 templates in supervisor/."""
+
+from __future__ import annotations
+
+import getpass
+import os
+import shlex
+import sys
+from pathlib import Path
+
+import jinja2
+
+from .paths import Paths
+from .settings import Settings
+
+
+def template_dir() -> Path:
+    """supervisor/ beside the package in a checkout, else the installed data files."""
+    override = os.environ.get("DEEPDOCKER_TEMPLATES")
+    candidates = [Path(override)] if override else []
+    candidates += [
+        Path(__file__).resolve().parent.parent / "supervisor",
+        Path(sys.prefix, "share", "deepdocker", "supervisor"),
+    ]
+    for c in candidates:
+        if (c / "supervisord.conf.j2").is_file():
+            return c
+    raise FileNotFoundError(f"supervisord.conf.j2 not found in: {', '.join(map(str, candidates))}")
+
+
+def _arg(value: object) -> str:
+    """One shell-quoted argument; '%' doubled since supervisord expands %(name)s."""
+    return shlex.quote(str(value)).replace("%", "%%")
+
+
+def _path(value: object) -> str:
+    """A path setting: taken verbatim by supervisord, apart from %-expansion."""
+    return str(value).replace("%", "%%")
+
+
+def _env(value: object) -> str:
+    """A value for supervisord's environment= (a comma-separated KEY="value" list)."""
+    text = str(value).replace("\\", "\\\\").replace('"', '\\"').replace("%", "%%")
+    return f'"{text}"'
+
+
+def environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(template_dir())),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        autoescape=False,
+    )
+    env.filters["arg"] = _arg
+    env.filters["env"] = _env
+    env.filters["path"] = _path
+    return env
+
+
+def render(settings: Settings) -> str:
+    template = environment().get_template("supervisord.conf.j2")
+    return template.render(settings=settings, paths=Paths(settings.run_dir), me=getpass.getuser())

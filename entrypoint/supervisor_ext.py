@@ -1,0 +1,278 @@
+"""deepdocker's in-process extension of supervisord, loaded as an rpcinterface factory.
+
+supervisord calls make_interface() once at start, inside its own process, before its
+main loop. From there this module, through supervisor's public hooks (the event bus,
+the asyncore socket map, the poller) and without patching supervisor's code:
+
+* wakes the main loop on every signal (SIGCHLD, SIGTERM) through a wake-up pipe, and
+  shortens its 1-second poll to the next moment a process changes state, so spawns,
+  restarts and stops happen at once instead of on the next 1-second tick;
+* sends SIGTERM to every program at once on shutdown, instead of one group per tick;
+* writes each program's output to supervisord's stdout/stderr, each line prefixed
+  with the program's name, without any log file;
+* counts restarts and keeps each program's last output lines for deepdocker-health;
+* applies DEEPDOCKER_ON_FATAL: "exit" shuts supervisord down with a non-zero status
+  when a program goes FATAL.
+
+Its XML-RPC namespace is `deepdocker` (deepdocker.status()).
+"""
+
+from __future__ import annotations
+
+import collections
+import fcntl
+import os
+import signal
+import time
+from typing import Any
+
+import psutil
+from supervisor.datatypes import RestartUnconditionally
+from supervisor.states import ProcessStates, SupervisorStates, getProcessStateDescription
+
+from supervisor import events
+
+API_VERSION = "1"
+LAST_LINES = 20
+# A partial line longer than this is written anyway, so one chatty program cannot grow memory.
+MAX_PARTIAL = 64 * 1024
+# supervisord's process_state comparisons are strict (now > deadline): poll just past it.
+EPSILON = 0.002
+
+_exit_code = 0
+
+
+def exit_code() -> int:
+    """The status supervisord should exit with; read by entrypoint.supervise after main()."""
+    return _exit_code
+
+
+class _Waker:
+    """A pipe the signal machinery writes to, in supervisord's socket map.
+
+    Python writes one byte to the wake-up fd whenever a handled signal arrives, so
+    poll() returns right away instead of sleeping out its timeout.
+    """
+
+    def __init__(self) -> None:
+        self.r, self.w = os.pipe()
+        for fd in (self.r, self.w):
+            flags = fcntl.fcntl(fd, fcntl.F_GETFL)
+            fcntl.fcntl(fd, fcntl.F_SETFL, flags | os.O_NONBLOCK)
+            os.set_inheritable(fd, False)
+        signal.set_wakeup_fd(self.w, warn_on_full_buffer=False)
+
+    # The asyncore dispatcher interface supervisord's loop uses.
+    def readable(self) -> bool:
+        return True
+
+    def writable(self) -> bool:
+        return False
+
+    def handle_read_event(self) -> None:
+        try:
+            while os.read(self.r, 512):
+                pass
+        except BlockingIOError:
+            pass
+
+    def handle_error(self) -> None:
+        pass
+
+    def wake(self) -> None:
+        try:
+            os.write(self.w, b"\0")
+        except BlockingIOError:
+            pass
+
+
+_waker: _Waker | None = None
+
+
+class _Output:
+    """Program output -> prefixed lines on supervisord's stdout/stderr."""
+
+    def __init__(self, width: int) -> None:
+        self.width = width
+        self.partial: dict[tuple[str, int], bytes] = {}
+        self.last: dict[str, collections.deque[str]] = collections.defaultdict(
+            lambda: collections.deque(maxlen=LAST_LINES)
+        )
+
+    def feed(self, name: str, fd: int, data: bytes) -> None:
+        key = (name, fd)
+        buf = self.partial.pop(key, b"") + data
+        lines = buf.split(b"\n")
+        rest = lines.pop()
+        if len(rest) > MAX_PARTIAL:
+            lines.append(rest)
+            rest = b""
+        if rest:
+            self.partial[key] = rest
+        self._emit(name, fd, lines)
+
+    def flush(self, name: str) -> None:
+        for fd in (1, 2):
+            rest = self.partial.pop((name, fd), b"")
+            if rest:
+                self._emit(name, fd, [rest])
+
+    def _emit(self, name: str, fd: int, lines: list[bytes]) -> None:
+        if not lines:
+            return
+        prefix = f"{name:<{self.width}} | ".encode()
+        out = b"".join(prefix + line.rstrip(b"\r") + b"\n" for line in lines)
+        for line in lines:
+            self.last[name].append(line.decode("utf-8", "replace").rstrip("\r"))
+        try:
+            os.write(fd, out)
+        except OSError:
+            pass  # nobody reads our output any more: keep supervising
+
+
+class DeepdockerNamespace:
+    """The `deepdocker` XML-RPC namespace, and the hooks behind it."""
+
+    def __init__(self, supervisord: Any, on_fatal: str = "stay") -> None:
+        global _waker
+        self.supervisord = supervisord
+        self.options = supervisord.options
+        self.on_fatal = on_fatal
+        self.spawns: collections.Counter[str] = collections.Counter()
+        names = [p.name for g in self.options.process_group_configs for p in g.process_configs]
+        self.output = _Output(max((len(n) for n in names), default=0))
+
+        if _waker is None:  # a SIGHUP reload calls the factory again
+            _waker = _Waker()
+        self.waker = _waker
+        self.options.get_socket_map()[self.waker.r] = self.waker
+        self._wrap_poll()
+
+        events.subscribe(events.ProcessLogEvent, self._on_log)
+        events.subscribe(events.ProcessStateStartingEvent, self._on_starting)
+        events.subscribe(events.ProcessStateEvent, self._on_state)
+        events.subscribe(events.SupervisorStoppingEvent, self._on_stopping)
+
+    # -- the main loop ---------------------------------------------------------------
+
+    def _wrap_poll(self) -> None:
+        poller = self.options.poller
+        poll = type(poller).poll.__get__(poller)
+
+        def deadline_poll(timeout: float) -> Any:
+            due = self.next_due()
+            return poll(timeout if due is None else max(0.0, min(timeout, due)))
+
+        poller.poll = deadline_poll
+
+    def next_due(self) -> float | None:
+        """Seconds until supervisord's loop has work to do; None: only its own tick."""
+        if self.options.signal_receiver._signals_recvd:  # handled one per pass
+            return 0.0
+        now = time.time()
+        mood = self.options.mood
+        soonest: float | None = None
+        for group in self.supervisord.process_groups.values():
+            for p in group.processes.values():
+                due = self._process_due(p, now, mood)
+                if due is not None and (soonest is None or due < soonest):
+                    soonest = due
+        return soonest
+
+    @staticmethod
+    def _process_due(p: Any, now: float, mood: int) -> float | None:
+        # Mirrors supervisor.process.Subprocess.transition().
+        state, cfg = p.state, p.config
+        if state == ProcessStates.STARTING:
+            return p.laststart + cfg.startsecs - now + EPSILON
+        if state == ProcessStates.STOPPING:
+            return p.delay - now + EPSILON
+        if mood < SupervisorStates.RUNNING:
+            return None
+        if state == ProcessStates.EXITED and cfg.autorestart:
+            if cfg.autorestart is RestartUnconditionally or p.exitstatus not in cfg.exitcodes:
+                return 0.0
+        elif state == ProcessStates.STOPPED and not p.laststart and cfg.autostart:
+            return 0.0
+        elif state == ProcessStates.BACKOFF:
+            if p.backoff > cfg.startretries:
+                return 0.0  # transition() moves it to FATAL
+            return p.delay - now + EPSILON
+        return None
+
+    # -- events ----------------------------------------------------------------------
+
+    def _on_log(self, event: Any) -> None:
+        fd = 2 if isinstance(event, events.ProcessLogStderrEvent) else 1
+        data = event.data if isinstance(event.data, bytes) else event.data.encode()
+        self.output.feed(event.process.config.name, fd, data)
+
+    def _on_starting(self, event: Any) -> None:
+        self.spawns[event.process.config.name] += 1
+
+    def _on_state(self, event: Any) -> None:
+        name = event.process.config.name
+        state = event.process.state
+        if state in (ProcessStates.EXITED, ProcessStates.STOPPED, ProcessStates.BACKOFF, ProcessStates.FATAL):
+            self.output.flush(name)
+        if state == ProcessStates.FATAL:
+            self._on_fatal(name)
+
+    def _on_fatal(self, name: str) -> None:
+        global _exit_code
+        log = self.options.logger
+        if self.on_fatal != "exit":
+            log.warn(f"{name} is FATAL; DEEPDOCKER_ON_FATAL=stay: staying up, unhealthy")
+            return
+        log.critical(f"{name} is FATAL; DEEPDOCKER_ON_FATAL=exit: stopping everything, exit status 1")
+        _exit_code = 1
+        self.options.mood = SupervisorStates.SHUTDOWN
+
+    def _on_stopping(self, event: Any) -> None:
+        # supervisord stops one group per loop pass, lowest priority last. deepdocker's
+        # services do not depend on each other: signal them all at once.
+        for group in self.supervisord.process_groups.values():
+            group.stop_all()
+        self.waker.wake()
+
+    # -- XML-RPC ---------------------------------------------------------------------
+
+    def getAPIVersion(self) -> str:
+        """Version of the deepdocker namespace."""
+        return API_VERSION
+
+    def status(self) -> list[dict[str, Any]]:
+        """Every program: state, pid, uptime, restarts, RSS and, unless RUNNING, its last lines."""
+        now = time.time()
+        result = []
+        for group in self.supervisord.process_groups.values():
+            for p in group.processes.values():
+                name = p.config.name
+                info: dict[str, Any] = {
+                    "name": name,
+                    "state": getProcessStateDescription(p.state),
+                    "pid": p.pid or 0,
+                    "uptime": round(now - p.laststart, 3) if p.pid else 0.0,
+                    "restarts": max(0, self.spawns[name] - 1),
+                    # XML-RPC ints are 32-bit: bytes go as a double.
+                    "rss": float(_rss(p.pid)),
+                    "exitstatus": p.exitstatus or 0,
+                    "spawnerr": p.spawnerr or "",
+                }
+                if p.state != ProcessStates.RUNNING:
+                    info["last_lines"] = list(self.output.last[name])
+                result.append(info)
+        return result
+
+
+def _rss(pid: int) -> int:
+    if not pid:
+        return 0
+    try:
+        return int(psutil.Process(pid).memory_info().rss)
+    except psutil.Error:
+        return 0
+
+
+def make_interface(supervisord: Any, **config: str) -> DeepdockerNamespace:
+    return DeepdockerNamespace(supervisord, on_fatal=config.get("on_fatal", "stay"))

@@ -1,0 +1,169 @@
+"""deepdocker-health [--json] [--wait SECONDS]
+
+Healthy = every enabled daemon is RUNNING in supervisord and answers its readiness probe.
+Exit status: 0 healthy, 1 not healthy (or not running), 2 usage error.
+Honours DEEPDOCKER_RUN_DIR, like deepdocker-entrypoint.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+
+from . import probes, rpc
+from .rundir import STATE_FILE, run_dir
+
+USAGE = "usage: deepdocker-health [--json] [--wait SECONDS]"
+
+
+class NotRunning(Exception):
+    pass
+
+
+def read_state(directory: str) -> tuple[str, dict[str, list[str]]]:
+    """services.tsv: 'socket<TAB>path', then 'name<TAB>probe<TAB>host<TAB>port<TAB>target' lines."""
+    try:
+        with open(f"{directory}/{STATE_FILE}") as f:
+            lines = f.read().splitlines()
+    except OSError as e:
+        raise NotRunning(f"deepdocker is not running here: {directory}/{STATE_FILE}: {e.strerror}") from None
+    socket_path = ""
+    services: dict[str, list[str]] = {}
+    for line in lines:
+        fields = line.split("\t")
+        if fields[0] == "socket":
+            socket_path = fields[1]
+        elif len(fields) == 5:
+            services[fields[0]] = fields[1:]
+    return socket_path, services
+
+
+def probe(spec: list[str]) -> tuple[bool, str]:
+    kind, host, port, target = spec
+    if kind == "http":
+        return probes.http(host, int(port), target)
+    return probes.listen(int(port))
+
+
+def check(directory: str) -> dict:
+    """One look at every enabled daemon: {"healthy": bool, "services": {...}}."""
+    socket_path, enabled = read_state(directory)
+    try:
+        processes = {p["name"]: p for p in rpc.call(socket_path, "deepdocker.status")}
+    except (OSError, rpc.Fault) as e:
+        raise NotRunning(f"supervisord does not answer on {socket_path}: {e}") from None
+    services = {}
+    for name, spec in enabled.items():
+        info = processes.get(name, {"state": "ABSENT", "pid": 0})
+        entry = {
+            "state": info["state"],
+            "ready": False,
+            "pid": info.get("pid", 0),
+            "uptime": info.get("uptime", 0.0),
+            "restarts": info.get("restarts", 0),
+            "rss": int(info.get("rss", 0)),
+            "port": int(spec[2]),
+        }
+        if entry["state"] == "RUNNING":
+            entry["ready"], entry["probe"] = probe(spec)
+        else:
+            entry["probe"] = "not probed: not RUNNING"
+            entry["last_lines"] = info.get("last_lines", [])
+            if info.get("spawnerr"):
+                entry["spawnerr"] = info["spawnerr"]
+        services[name] = entry
+    healthy = bool(services) and all(s["state"] == "RUNNING" and s["ready"] for s in services.values())
+    return {"healthy": healthy, "services": services}
+
+
+def _uptime(seconds: float) -> str:
+    s = int(seconds)
+    return f"{s // 3600}h{s % 3600 // 60:02d}m" if s >= 3600 else f"{s // 60}m{s % 60:02d}s"
+
+
+def table(report: dict) -> str:
+    rows = [("SERVICE", "STATE", "READY", "PID", "UPTIME", "RESTARTS", "RSS", "PROBE")]
+    for name, s in report["services"].items():
+        rows.append(
+            (
+                name,
+                s["state"],
+                "yes" if s["ready"] else "no",
+                str(s["pid"] or "-"),
+                _uptime(s["uptime"]) if s["pid"] else "-",
+                str(s["restarts"]),
+                f"{s['rss'] / 1048576:.1f} MiB" if s["rss"] else "-",
+                s["probe"],
+            )
+        )
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
+    out = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=False)) + "  " + r[-1] for r in rows]
+    for name, s in report["services"].items():
+        if s.get("spawnerr"):
+            out.append(f"{name}: {s['spawnerr']}")
+        if s.get("last_lines"):
+            out.append(f"{name}: last output:")
+            out += [f"  {line}" for line in s["last_lines"]]
+    out.append("healthy" if report["healthy"] else "NOT healthy")
+    return "\n".join(out)
+
+
+def parse_args(args: list[str]) -> tuple[bool, float | None]:
+    as_json, wait = False, None
+    i = 0
+    while i < len(args):
+        a = args[i]
+        if a == "--json":
+            as_json = True
+        elif a == "--wait" or a.startswith("--wait="):
+            value = a.partition("=")[2] if "=" in a else (args[i + 1] if i + 1 < len(args) else "")
+            i += 0 if "=" in a else 1
+            try:
+                wait = float(value)
+            except ValueError:
+                wait = -1.0
+            if not wait >= 0:  # also rejects nan
+                raise ValueError(f"--wait={value!r}: not a number of seconds; accepted: a number >= 0")
+        else:
+            raise ValueError(f"unknown argument {a!r}")
+        i += 1
+    return as_json, wait
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if args[:1] in (["-h"], ["--help"]):
+        print(__doc__.strip())
+        return 0
+    try:
+        as_json, wait = parse_args(args)
+    except ValueError as e:
+        print(f"deepdocker-health: {e}\n{USAGE}", file=sys.stderr)
+        return 2
+    directory = run_dir(os.environ)
+    deadline = time.monotonic() + (wait or 0.0)
+    while True:
+        try:
+            report: dict | None = check(directory)
+            error = ""
+        except NotRunning as e:
+            report, error = None, str(e)
+        if (report and report["healthy"]) or time.monotonic() >= deadline:
+            break
+        time.sleep(0.1)
+    if report is None:
+        print(f"deepdocker-health: {error}", file=sys.stderr)
+        if as_json:
+            print('{"healthy": false, "services": {}}')
+        return 1
+    try:
+        if as_json:
+            import json
+
+            print(json.dumps(report, indent=1))
+        else:
+            print(table(report))
+    except BrokenPipeError:  # `deepdocker-health | head`
+        sys.stderr.close()
+    return 0 if report["healthy"] else 1

@@ -1,0 +1,129 @@
+"""Shared test helpers: free ports, polling, and a host-mode stack run for real."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+BIN = Path(sys.executable).parent
+ENTRYPOINT = str(BIN / "deepdocker-entrypoint")
+HEALTH = str(BIN / "deepdocker-health")
+
+
+def free_ports(n: int) -> list[int]:
+    socks = []
+    for _ in range(n):
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        socks.append(s)
+    ports = [s.getsockname()[1] for s in socks]
+    for s in socks:
+        s.close()
+    return ports
+
+
+def wait_until(predicate: Callable[[], Any], timeout: float, interval: float = 0.05, what: str = "") -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        result = predicate()
+        if result:
+            return result
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what or predicate}")
+        time.sleep(interval)
+
+
+def children(pid: int) -> list[int]:
+    """Direct children of `pid`, from /proc (never through supervisord's socket)."""
+    try:
+        text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+    except OSError:
+        return []
+    return [int(p) for p in text.split()]
+
+
+def cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
+
+
+class Stack:
+    """deepdocker-entrypoint started for real in host mode, on free loopback ports."""
+
+    def __init__(self, tmp: Path, services: str, extra_env: dict[str, str] | None = None, args=(), preexec=None):
+        self.tmp = tmp
+        self.run_dir = tmp / "run"
+        jp, tp, sp, rp = free_ports(4)
+        self.ports = {"jupyter": jp, "tensorboard": tp, "sshd": sp, "rstudio": rp}
+        notebooks = tmp / "notebooks"
+        notebooks.mkdir(exist_ok=True)
+        self.env = {
+            **os.environ,
+            # The daemons of the environment under test, first.
+            "PATH": f"{BIN}:{os.environ.get('PATH', '/usr/bin:/bin')}",
+            "SERVICES": services,
+            "DEEPDOCKER_RUN_DIR": str(self.run_dir),
+            "DEEPDOCKER_BIND": "127.0.0.1",
+            "JUPYTER_PORT": str(jp),
+            "TENSORBOARD_PORT": str(tp),
+            "SSHD_PORT": str(sp),
+            "RSTUDIO_PORT": str(rp),
+            "NOTEBOOK_DIR": str(notebooks),
+            "PYTHONUNBUFFERED": "1",
+            **(extra_env or {}),
+        }
+        self.stdout_path = tmp / "stdout.log"
+        self.stderr_path = tmp / "stderr.log"
+        self.proc = subprocess.Popen(
+            [ENTRYPOINT, *args],
+            env=self.env,
+            stdout=self.stdout_path.open("wb"),
+            stderr=self.stderr_path.open("wb"),
+            stdin=subprocess.DEVNULL,
+            preexec_fn=preexec,
+        )
+
+    def health(self, *args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([HEALTH, *args], env=self.env, capture_output=True, text=True, timeout=120)
+
+    def report(self) -> dict:
+        return json.loads(self.health("--json").stdout)
+
+    def wait_healthy(self, timeout: float = 90) -> dict:
+        deadline = time.monotonic() + timeout
+        while True:
+            result = self.health("--wait", "2", "--json")
+            if result.returncode == 0:
+                return json.loads(result.stdout)
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                status = self.proc.poll()
+                raise AssertionError(
+                    f"not healthy (entrypoint status {status}):\n{result.stdout}{result.stderr}{self.logs()}"
+                )
+
+    @property
+    def supervisord_pid(self) -> int:
+        return int((self.run_dir / "supervisord.pid").read_text())
+
+    def logs(self) -> str:
+        return self.stdout_path.read_text(errors="replace") + self.stderr_path.read_text(errors="replace")
+
+    def stop(self, timeout: float = 20) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            raise

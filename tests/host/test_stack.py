@@ -1,0 +1,248 @@
+"""Host mode: the real entrypoint, supervisord, JupyterLab, TensorBoard and sshd, no container."""
+
+from __future__ import annotations
+
+import json
+import os
+import pwd
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import psutil
+import pytest
+
+from entrypoint.services import REGISTRY
+from entrypoint.settings import find_program
+from tests.helpers import Stack, children, cmdline, wait_until
+
+SERVICES = ("jupyter", "tensorboard", "sshd")
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    s = Stack(tmp_path_factory.mktemp("stack"), ",".join(SERVICES))
+    try:
+        s.wait_healthy()
+        yield s
+    finally:
+        s.stop()
+
+
+def token_of(stack: Stack) -> str:
+    match = re.search(r"Jupyter token \(generated, shown once\): (\w+)", stack.logs())
+    assert match, stack.logs()
+    return match.group(1)
+
+
+def get(url: str, token: str | None = None, method: str = "GET") -> int:
+    req = urllib.request.Request(url, method=method)
+    if token:
+        req.add_header("Authorization", f"token {token}")
+    try:
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return r.status
+    except urllib.error.HTTPError as e:
+        return e.code
+
+
+def test_health_reports_every_enabled_daemon(stack):
+    report = stack.report()
+    assert report["healthy"] is True
+    assert sorted(report["services"]) == sorted(SERVICES)
+    for name, s in report["services"].items():
+        assert s["state"] == "RUNNING" and s["ready"] is True, (name, s)
+        assert psutil.pid_exists(s["pid"])
+        assert s["rss"] > 1_000_000 and s["uptime"] > 0
+        assert s["port"] == stack.ports[name]
+    table = stack.health()
+    assert table.returncode == 0 and table.stdout.rstrip().endswith("healthy")
+
+
+def test_every_port_answers(stack):
+    token = token_of(stack)
+    assert get(f"http://127.0.0.1:{stack.ports['jupyter']}/api/status", token) == 200
+    assert get(f"http://127.0.0.1:{stack.ports['tensorboard']}/") == 200
+    ssh = subprocess.run(
+        ["ssh-keyscan", "-T", "5", "-p", str(stack.ports["sshd"]), "127.0.0.1"], capture_output=True, text=True
+    )
+    assert "ssh-ed25519" in ssh.stdout
+
+
+def test_jupyter_refuses_requests_without_the_token(stack):
+    base = f"http://127.0.0.1:{stack.ports['jupyter']}"
+    assert get(f"{base}/api/contents") == 403
+    assert get(f"{base}/api/contents", "wrong-token") == 403
+    assert get(f"{base}/api/contents", token_of(stack)) == 200
+
+
+def test_no_secret_in_process_list_or_config(stack):
+    token = token_of(stack)
+    for p in psutil.process_iter(["pid"]):
+        assert token not in cmdline(p.pid)
+    assert token not in (stack.run_dir / "supervisord.conf").read_text()
+    assert (stack.run_dir / "supervisord.conf").stat().st_mode & 0o777 == 0o600
+    assert (stack.run_dir / "jupyter" / "token").stat().st_mode & 0o777 == 0o600
+
+
+def test_daemon_output_reaches_stdout_and_stderr_prefixed(stack):
+    logs = stack.logs()
+    assert re.search(r"^jupyter     \| .*Jupyter Server", logs, re.M)
+    assert re.search(r"^tensorboard \| TensorBoard", logs, re.M)
+    assert re.search(r"^sshd        \| Server listening on 127\.0\.0\.1 port", logs, re.M)
+    # No log files anywhere under the run dir.
+    assert not [p for p in stack.run_dir.rglob("*.log")]
+
+
+def test_supervisorctl_reads_the_rendered_config(stack):
+    supervisorctl = str(Path(sys.executable).with_name("supervisorctl"))
+    out = subprocess.run(
+        [supervisorctl, "-c", str(stack.run_dir / "supervisord.conf"), "status"], capture_output=True, text=True
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
+    states = dict(line.split()[:2] for line in out.stdout.splitlines())
+    assert states == {name: "RUNNING" for name in SERVICES}
+
+
+@pytest.mark.parametrize("name", SERVICES)
+def test_sigkilled_daemon_comes_back_healthy(stack, name):
+    old = stack.report()["services"][name]
+    os.kill(old["pid"], signal.SIGKILL)
+    program = REGISTRY[name].program
+
+    def new_pid():
+        return [p for p in children(stack.supervisord_pid) if p != old["pid"] and program in cmdline(p)]
+
+    (pid,) = wait_until(new_pid, 30, what=f"{name} to be spawned again")
+    report = stack.wait_healthy()
+    assert report["services"][name]["pid"] == pid
+    assert report["services"][name]["restarts"] == old["restarts"] + 1
+    assert not psutil.pid_exists(old["pid"]) or psutil.Process(old["pid"]).status() == psutil.STATUS_ZOMBIE
+
+
+def test_two_stacks_side_by_side(stack, tmp_path):
+    other = Stack(tmp_path, "sshd")
+    try:
+        assert list(other.wait_healthy()["services"]) == ["sshd"]
+        assert stack.report()["healthy"]
+    finally:
+        assert other.stop() == 0
+
+
+def start_kernel(stack: Stack) -> int:
+    base = f"http://127.0.0.1:{stack.ports['jupyter']}"
+    req = urllib.request.Request(f"{base}/api/kernels", data=b"{}", method="POST")
+    req.add_header("Authorization", f"token {token_of(stack)}")
+    with urllib.request.urlopen(req, timeout=60) as r:
+        kernel_id = json.load(r)["id"]
+
+    def kernel_pid():
+        return [p.pid for p in psutil.process_iter() if kernel_id in cmdline(p.pid)]
+
+    return wait_until(kernel_pid, 60, what="the kernel process")[0]
+
+
+def test_sigterm_stops_every_daemon_and_their_children(tmp_path):
+    s = Stack(tmp_path, ",".join(SERVICES))
+    try:
+        s.wait_healthy()
+        kernel = start_kernel(s)
+        daemons = psutil.Process(s.proc.pid).children(recursive=True)
+        assert kernel in [p.pid for p in daemons] or psutil.pid_exists(kernel)
+    finally:
+        status = s.stop()
+    assert status == 0
+    _, alive = psutil.wait_procs(daemons, timeout=5)
+    assert not alive, alive
+    assert not psutil.pid_exists(kernel), "the Jupyter kernel outlived the stop"
+    logs = s.logs()
+    assert "SIGKILL" not in logs
+    for name in SERVICES:
+        assert re.search(rf"stopped: {name} \((exit status 0|terminated by SIGTERM)\)", logs), logs
+
+
+def test_command_mode_runs_the_command_with_services_and_stops_them(tmp_path):
+    s = Stack(
+        tmp_path,
+        "sshd,tensorboard",
+        args=("sh", "-c", "deepdocker-health --wait 60 >/dev/null && exit 7"),
+        extra_env={"PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"},
+    )
+    status = s.proc.wait(90)
+    assert status == 7, s.logs()
+    assert not [p for p in psutil.process_iter() if str(s.run_dir) in cmdline(p.pid)]
+
+
+def test_command_not_found_stops_services(tmp_path):
+    s = Stack(tmp_path, "sshd", args=("no-such-command-here",))
+    assert s.proc.wait(30) == 127
+    assert "cannot run 'no-such-command-here'" in s.logs()
+    assert not [p for p in psutil.process_iter() if str(s.run_dir) in cmdline(p.pid)]
+
+
+def unprivileged_user_can_run(user: str) -> str | None:
+    """Why `user` cannot run this checkout's Python, or None when it can."""
+    if os.geteuid() != 0:
+        return "starting as another user needs root"
+    if not shutil.which("setpriv"):
+        return "setpriv (util-linux) is not installed"
+    uid = pwd.getpwnam(user).pw_uid
+    probe = subprocess.run(
+        ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", sys.executable, "-c", "import entrypoint"],
+        capture_output=True,
+        cwd="/",
+    )
+    if probe.returncode:
+        return f"{user} cannot run {sys.executable} with this checkout (make test builds a venv others can read)"
+    return None
+
+
+@pytest.fixture
+def public_tmp():
+    """A folder other users can reach (pytest's own tmp_path is private to root)."""
+    path = Path(tempfile.mkdtemp(prefix="deepdocker-test-"))
+    path.chmod(0o755)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def test_runs_as_an_ordinary_user(public_tmp):
+    user = "nobody"
+    why = unprivileged_user_can_run(user)
+    if why:
+        pytest.skip(why)
+    entry = pwd.getpwnam(user)
+    home = public_tmp / "home"
+    home.mkdir()
+    (home / "notebooks").mkdir()
+    for p in (home, home / "notebooks"):
+        os.chown(p, entry.pw_uid, entry.pw_gid)
+    s = Stack(
+        home,
+        ",".join(SERVICES),
+        extra_env={"HOME": str(home), "USER": user},
+        preexec=lambda: (os.setgroups([]), os.setgid(entry.pw_gid), os.setuid(entry.pw_uid)),
+    )
+    try:
+        report = s.wait_healthy()
+        for name in SERVICES:
+            assert psutil.Process(report["services"][name]["pid"]).uids().real == entry.pw_uid
+    finally:
+        assert s.stop() == 0
+
+
+def test_rstudio_live(tmp_path):
+    if not find_program(REGISTRY["rstudio"], None):
+        pytest.skip("RStudio Server (rserver) is not installed: Posit's download cannot be reached on this machine")
+    s = Stack(tmp_path, "rstudio")
+    try:
+        report = s.wait_healthy(120)
+        assert report["services"]["rstudio"]["ready"]
+    finally:
+        assert s.stop() == 0

@@ -1,0 +1,112 @@
+"""The rendered supervisord.conf, read back through supervisor's own config parser."""
+
+import dataclasses
+import os
+import shlex
+
+import pytest
+from supervisor.options import ServerOptions
+
+from entrypoint.render import render
+from entrypoint.services import REGISTRY
+from entrypoint.settings import Enabled, from_env
+
+
+def parse(tmp_path, text):
+    # supervisord wants the pidfile's folder to exist, as prepare() makes it.
+    (tmp_path / "run dir %x").mkdir(exist_ok=True)
+    conf = tmp_path / "supervisord.conf"
+    conf.write_text(text)
+    opts = ServerOptions()
+    opts.configfile = str(conf)
+    opts.process_config(do_usage=False)
+    return opts
+
+
+def settings(tmp_path, **env):
+    base = {
+        "PATH": os.environ["PATH"],
+        "HOME": str(tmp_path),
+        "DEEPDOCKER_RUN_DIR": str(tmp_path / "run dir %x"),  # spaces and % must survive
+        "SERVICES": "jupyter,tensorboard,sshd",
+    }
+    return from_env({**base, **env})
+
+
+def with_rstudio(s):
+    rstudio = Enabled(REGISTRY["rstudio"], "/usr/lib/rstudio-server/bin/rserver", 8787, None, s.nb_home)
+    return dataclasses.replace(s, enabled=(*s.enabled, rstudio))
+
+
+def programs(opts):
+    return {p.name: p for g in opts.process_group_configs for p in g.process_configs}
+
+
+def test_one_program_per_enabled_service(tmp_path):
+    s = settings(tmp_path)
+    opts = parse(tmp_path, render(s))
+    assert sorted(programs(opts)) == ["jupyter", "sshd", "tensorboard"]
+    for p in programs(opts).values():
+        assert p.autorestart and p.autostart
+        assert p.stopasgroup and p.killasgroup
+        assert p.stdout_logfile is None and p.stderr_logfile is None
+        assert p.stdout_events_enabled and p.stderr_events_enabled
+    assert opts.nodaemon
+
+
+def test_commands_and_ports(tmp_path):
+    s = settings(tmp_path, JUPYTER_PORT="9999", DEEPDOCKER_BIND="127.0.0.1", JUPYTER_BASE_URL="/user/me")
+    progs = programs(parse(tmp_path, render(s)))
+    argv = shlex.split(progs["jupyter"].command)
+    assert argv[0] == s.get("jupyter").exe
+    assert "--port=9999" in argv and "--ip=127.0.0.1" in argv
+    assert "--ServerApp.base_url=/user/me/" in argv
+    env = progs["jupyter"].environment
+    assert env["JUPYTER_TOKEN_FILE"] == str(s.run_dir / "jupyter" / "token")
+    tb = shlex.split(progs["tensorboard"].command)
+    assert "--port=6006" in tb and f"--logdir={tmp_path}/logs" in tb
+    sshd = shlex.split(progs["sshd"].command)
+    assert sshd == [s.get("sshd").exe, "-D", "-e", "-f", str(s.run_dir / "sshd_config")]
+
+
+def test_token_never_in_config(tmp_path):
+    s = settings(tmp_path, JUPYTER_TOKEN="s3cr3t-token-value")
+    assert "s3cr3t-token-value" not in render(s)
+
+
+def test_socket_is_unix_and_private(tmp_path):
+    s = settings(tmp_path)
+    opts = parse(tmp_path, render(s))
+    (server,) = opts.configroot.supervisord.server_configs
+    assert server["family"] == __import__("socket").AF_UNIX
+    assert server["file"] == str(s.run_dir / "supervisor.sock")
+    assert server["chmod"] == 0o700
+
+
+def test_extension_is_loaded_with_its_policy(tmp_path):
+    s = settings(tmp_path, DEEPDOCKER_ON_FATAL="exit")
+    opts = parse(tmp_path, render(s))
+    factories = {name: (factory, cfg) for name, factory, cfg in opts.configroot.supervisord.rpcinterface_factories}
+    factory, cfg = factories["deepdocker"]
+    assert factory.__module__ == "entrypoint.supervisor_ext"
+    assert cfg == {"on_fatal": "exit"}
+
+
+def test_rstudio_renders(tmp_path):
+    s = with_rstudio(settings(tmp_path))
+    progs = programs(parse(tmp_path, render(s)))
+    argv = shlex.split(progs["rstudio"].command)
+    assert argv[0] == "/usr/lib/rstudio-server/bin/rserver"
+    assert "--server-daemonize=0" in argv and "--www-port=8787" in argv
+    assert "--server-health-check-enabled=1" in argv
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="switching users needs root")
+def test_root_drops_notebook_services_to_nb_user(tmp_path):
+    s = settings(tmp_path, NB_USER="nobody", NOTEBOOK_DIR=str(tmp_path))
+    progs = programs(parse(tmp_path, render(with_rstudio(s))))
+    assert progs["jupyter"].uid is not None and progs["jupyter"].uid != 0
+    assert progs["tensorboard"].uid == progs["jupyter"].uid
+    # sshd and rserver switch users per login themselves.
+    assert progs["sshd"].uid is None and progs["rstudio"].uid is None
+    assert "--allow-root" not in progs["jupyter"].command
