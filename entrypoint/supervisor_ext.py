@@ -11,6 +11,8 @@ the asyncore socket map, the poller) and without patching supervisor's code:
 * writes each program's output to supervisord's stdout/stderr, each line prefixed
   with the program's name, without any log file;
 * counts restarts and keeps each program's last output lines for deepdocker-health;
+* backs off a program that keeps crashing after it reached RUNNING (stock supervisord
+  restarts those at once, forever) and lets it go FATAL after `startretries` crashes;
 * applies DEEPDOCKER_ON_FATAL: "exit" shuts supervisord down with a non-zero status
   when a program goes FATAL.
 
@@ -38,6 +40,11 @@ LAST_LINES = 20
 MAX_PARTIAL = 64 * 1024
 # supervisord's process_state comparisons are strict (now > deadline): poll just past it.
 EPSILON = 0.002
+# An exit with a non-zero status this soon after a start is a crash. supervisord's own
+# backoff only covers exits within startsecs (1 s); Jupyter and TensorBoard take longer
+# than that to hit, say, a port that is taken. Exits by a signal are not counted: a
+# SIGKILL from outside (an operator, the OOM killer, the soak test) restarts at once.
+CRASH_WINDOW = 30.0
 
 _exit_code = 0
 
@@ -139,6 +146,7 @@ class DeepdockerNamespace:
         self.options = supervisord.options
         self.on_fatal = on_fatal
         self.spawns: collections.Counter[str] = collections.Counter()
+        self.crashes: collections.Counter[str] = collections.Counter()
         names = [p.name for g in self.options.process_group_configs for p in g.process_configs]
         self.output = _Output(max((len(n) for n in names), default=0))
 
@@ -215,8 +223,24 @@ class DeepdockerNamespace:
         state = event.process.state
         if state in (ProcessStates.EXITED, ProcessStates.STOPPED, ProcessStates.BACKOFF, ProcessStates.FATAL):
             self.output.flush(name)
-        if state == ProcessStates.FATAL:
+        if state == ProcessStates.EXITED:
+            self._on_exit(event.process)
+        elif state == ProcessStates.FATAL:
             self._on_fatal(name)
+
+    def _on_exit(self, p: Any) -> None:
+        name = p.config.name
+        crashed = p.exitstatus not in (None, -1, *p.config.exitcodes) and time.time() - p.laststart < CRASH_WINDOW
+        if not crashed:
+            self.crashes[name] = 0
+            return
+        self.crashes[name] += 1
+        if self.options.mood < SupervisorStates.RUNNING:
+            return
+        # supervisord's own BACKOFF: a wait of 1 s, 2 s, ... before each retry, and FATAL
+        # once the crashes outnumber startretries. change_state() adds the 1.
+        p.backoff = self.crashes[name] - 1
+        p.change_state(ProcessStates.BACKOFF)
 
     def _on_fatal(self, name: str) -> None:
         global _exit_code
@@ -268,6 +292,7 @@ class DeepdockerNamespace:
 def _rss(pid: int) -> int:
     if not pid:
         return 0
+
     try:
         return int(psutil.Process(pid).memory_info().rss)
     except psutil.Error:

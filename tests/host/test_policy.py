@@ -1,0 +1,51 @@
+"""A daemon that keeps crashing: bounded backoff, FATAL, then DEEPDOCKER_ON_FATAL decides."""
+
+from __future__ import annotations
+
+import json
+import socket
+
+import pytest
+
+from tests.helpers import Stack, wait_until
+
+
+@pytest.fixture
+def taken_port():
+    """A port something else already listens on: Jupyter exits 1 a second into each start."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    s.listen()
+    yield s.getsockname()[1]
+    s.close()
+
+
+def test_crash_loop_goes_fatal_and_stays_up_unhealthy(tmp_path, taken_port):
+    s = Stack(tmp_path, "jupyter,sshd", {"JUPYTER_PORT": str(taken_port), "DEEPDOCKER_ON_FATAL": "stay"})
+    try:
+        wait_until(lambda: s.report()["services"].get("jupyter", {}).get("state") == "FATAL", 90, 0.5, "jupyter FATAL")
+        assert s.proc.poll() is None, "the stack must stay up with DEEPDOCKER_ON_FATAL=stay"
+        result = s.health("--json")
+        assert result.returncode == 1
+        report = json.loads(result.stdout)
+        jupyter = report["services"]["jupyter"]
+        assert not report["healthy"] and not jupyter["ready"]
+        # startretries=3: the first start and three retries, then FATAL.
+        assert jupyter["restarts"] == 3
+        assert any("already in use" in line for line in jupyter["last_lines"]), jupyter["last_lines"]
+        assert report["services"]["sshd"]["state"] == "RUNNING"
+        table = s.health().stdout
+        assert "FATAL" in table and "jupyter: last output:" in table
+    finally:
+        assert s.stop() == 0
+
+
+def test_crash_loop_with_exit_policy_stops_everything_with_status_1(tmp_path, taken_port):
+    s = Stack(tmp_path, "jupyter,sshd", {"JUPYTER_PORT": str(taken_port), "DEEPDOCKER_ON_FATAL": "exit"})
+    try:
+        assert s.proc.wait(90) == 1
+    finally:
+        s.stop()
+    logs = s.logs()
+    assert "jupyter is FATAL; DEEPDOCKER_ON_FATAL=exit" in logs
+    assert "stopped: sshd" in logs
