@@ -7,6 +7,17 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
+# Image builds: see README "Building the image".
+BASE_IMAGE ?= ubuntu:24.04
+GPU_BASE_IMAGE ?= nvidia/cuda:13.0.2-cudnn-runtime-ubuntu24.04
+FRAMEWORKS ?= torch tensorflow keras pytensor onnx
+INSTALL_RSTUDIO ?= auto
+# Trust what this host trusts inside the build (TLS-intercepting proxies); 0 to turn off.
+TRUST_HOST_CAS ?= 1
+HOST_CA_BUNDLE ?= /etc/ssl/certs/ca-certificates.crt
+COMPOSE ?= $(shell docker compose version >/dev/null 2>&1 && echo "docker compose" || echo docker-compose)
+IMAGE_ARGS = --build-arg "FRAMEWORKS=$(FRAMEWORKS)" --build-arg "INSTALL_RSTUDIO=$(INSTALL_RSTUDIO)"
+
 .DEFAULT_GOAL := help
 
 .PHONY: help
@@ -32,7 +43,33 @@ lint: venv ## ruff, mypy, hadolint, shellcheck
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+	$(VENV)/bin/hadolint Dockerfile.cpu Dockerfile.gpu
+	shellcheck scripts/*.sh .ci/run
+
+.PHONY: bench
+bench: venv ## Start/restart/stop times, health-probe cost, RSS: deepdocker beside stock supervisord
+	cd bench && ../$(PY) run.py
 
 .PHONY: bench-health
 bench-health: venv ## Cost of one deepdocker-health call beside `supervisorctl status`
 	cd bench && ../$(PY) health.py
+
+.PHONY: certs
+certs:
+	@if [ "$(TRUST_HOST_CAS)" = 1 ] && [ -f "$(HOST_CA_BUNDLE)" ]; then \
+	  cp "$(HOST_CA_BUNDLE)" certs/host-ca-bundle.crt; \
+	  echo "certs: the build trusts this host's CA bundle ($(HOST_CA_BUNDLE)); TRUST_HOST_CAS=0 to stop"; \
+	else rm -f certs/host-ca-bundle.crt; fi
+
+.PHONY: image
+image: certs ## Build deepdocker:cpu (FRAMEWORKS=..., INSTALL_RSTUDIO=auto|1|0, BASE_IMAGE=...)
+	scripts/build-image.sh Dockerfile.cpu deepdocker:cpu "$(BASE_IMAGE)" $(IMAGE_ARGS)
+
+.PHONY: image-gpu
+image-gpu: certs ## Build deepdocker:gpu (CUDA 13 / cuDNN 9 base; same knobs)
+	scripts/build-image.sh Dockerfile.gpu deepdocker:gpu "$(GPU_BASE_IMAGE)" $(IMAGE_ARGS)
+
+.PHONY: run
+run: image ## Build deepdocker:cpu and run it with its default services (compose.yaml); Ctrl-C stops it
+	mkdir -p sharedfolder
+	$(COMPOSE) up --no-build

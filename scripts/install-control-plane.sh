@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# The control plane (entrypoint, health, supervisord) in a venv of its own, apart from the
+# user's Python, so no user `pip install` can break supervision.
+set -euo pipefail
+
+venv=/opt/deepdocker/venv
+python3 -m venv "$venv"
+"$venv/bin/pip" install --no-cache-dir -q --upgrade pip
+"$venv/bin/pip" install --no-cache-dir -q /opt/deepdocker/src
+for cmd in deepdocker-entrypoint deepdocker-health supervisorctl; do
+  ln -sf "$venv/bin/$cmd" "/usr/local/bin/$cmd"
+done
+# `supervisorctl status` with no flags finds the rendered config here.
+ln -sf /run/deepdocker/supervisord.conf /etc/supervisord.conf
+rm -rf /opt/deepdocker/src

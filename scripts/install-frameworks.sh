@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Deep-learning frameworks into the user's environment. FRAMEWORKS picks (space or comma
+# separated; empty: none): torch tensorflow keras pytensor onnx. VARIANT is cpu or gpu.
+set -euo pipefail
+# shellcheck source=scripts/lib.sh
+. "$(dirname "$0")/lib.sh"
+
+wanted=${FRAMEWORKS//,/ }
+installed=()
+for fw in $wanted; do
+  case "$fw" in
+  torch)
+    # PyTorch's own index: .../whl/cpu for the CPU image (PyPI's Linux wheel is the CUDA
+    # build, GBs), .../whl/cu130 for the GPU image.
+    user_pip --index-url "$TORCH_INDEX_URL" "torch==$TORCH_VERSION"
+    ;;
+  tensorflow)
+    if [ "$VARIANT" = cpu ]; then
+      user_pip "tensorflow-cpu==$TENSORFLOW_VERSION"
+    else
+      user_pip "tensorflow[and-cuda]==$TENSORFLOW_VERSION"
+    fi
+    ;;
+  keras) user_pip "keras==$KERAS_VERSION" ;;
+  pytensor) user_pip "pytensor==$PYTENSOR_VERSION" ;;
+  onnx) user_pip "onnx==$ONNX_VERSION" "onnxruntime==$ONNXRUNTIME_VERSION" ;;
+  *)
+    echo "install-frameworks: FRAMEWORKS has '$fw'; accepted: torch tensorflow keras pytensor onnx" >&2
+    exit 2
+    ;;
+  esac
+  installed+=("$fw")
+done
+# What went in, for the tests and for people: /opt/deepdocker/frameworks.
+mkdir -p /opt/deepdocker
+printf '%s\n' "${installed[@]}" >/opt/deepdocker/frameworks
+echo "install-frameworks: ${installed[*]:-none}"

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Debian/Ubuntu packages every variant needs, and the notebook user.
+set -euo pipefail
+export DEBIAN_FRONTEND=noninteractive
+
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends \
+  python3 python3-venv python3-dev build-essential \
+  openssh-server openssh-client \
+  procps less git curl bzip2 unzip locales tzdata >/dev/null
+
+# Host keys are made per container at first start, never baked into the image.
+rm -f /etc/ssh/ssh_host_*
+
+sed -i 's/^# *en_US.UTF-8/en_US.UTF-8/' /etc/locale.gen && locale-gen >/dev/null
+
+# The notebook user (docker-stacks' names). An existing UID (ubuntu:24.04 ships 'ubuntu'
+# as 1000) gives way: the image's user is NB_USER.
+if existing=$(getent passwd "$NB_UID" | cut -d: -f1) && [ "$existing" != "$NB_USER" ]; then
+  userdel -r "$existing" 2>/dev/null || userdel "$existing"
+fi
+getent group "$NB_GID" >/dev/null || groupadd -g "$NB_GID" "$NB_USER"
+useradd -m -s /bin/bash -u "$NB_UID" -g "$NB_GID" "$NB_USER"
+
+# The original image's shared folder stays valid; /root only lets others pass through.
+mkdir -p /root/sharedfolder
+chown "$NB_UID:$NB_GID" /root/sharedfolder
+chmod 0711 /root
+ln -s /root/sharedfolder "/home/$NB_USER/sharedfolder"
+
+apt-get clean
+rm -rf /var/lib/apt/lists/*

@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Shared by the install scripts (sourced).
+
+# pip into the user's environment as the notebook user: files are born with the right
+# owner, so no `chown -R` copies the whole environment into another image layer.
+user_pip() {
+  runuser -u "$NB_USER" -- env HOME="/home/$NB_USER" \
+    "$USER_VENV/bin/pip" install --no-cache-dir --disable-pip-version-check -q "$@"
+}

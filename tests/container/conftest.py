@@ -1,0 +1,56 @@
+"""The container suite builds the image once per run (the layer cache makes a rebuild cheap)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.container.tracked import Containers, docker
+
+ROOT = Path(__file__).resolve().parents[2]
+IMAGE = os.environ.get("DEEPDOCKER_TEST_IMAGE", "deepdocker:cpu")
+# What a test build installs when no image exists yet: small, and every framework in it is
+# still imported and run. CI builds the same (README, "Building the image").
+SLIM_FRAMEWORKS = "onnx pytensor"
+
+
+def engine_problem() -> str | None:
+    if not shutil.which("docker"):
+        return "no docker command"
+    if subprocess.run(["docker", "info"], capture_output=True, timeout=30).returncode:
+        return "no Docker engine answers (start dockerd)"
+    return None
+
+
+@pytest.fixture(scope="session")
+def image() -> str:
+    problem = engine_problem()
+    if problem:
+        if os.environ.get("CI"):
+            pytest.fail(f"CI must run the container suite, but: {problem}")
+        pytest.skip(f"container tests need a Docker engine: {problem}")
+    if os.environ.get("DEEPDOCKER_TEST_NO_BUILD"):
+        return IMAGE
+    existing = docker(
+        "image", "inspect", "-f", '{{index .Config.Labels "io.deepdocker.frameworks"}}', IMAGE, check=False
+    )
+    frameworks = os.environ.get("DEEPDOCKER_TEST_FRAMEWORKS") or (
+        existing.stdout.strip() if existing.returncode == 0 else SLIM_FRAMEWORKS
+    )
+    subprocess.run(
+        ["make", "-C", str(ROOT), "image", f"FRAMEWORKS={frameworks}"],
+        check=True,
+        timeout=3600,
+    )
+    return IMAGE
+
+
+@pytest.fixture
+def containers(image):
+    c = Containers(image)
+    yield c
+    c.remove_all()
