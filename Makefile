@@ -10,7 +10,9 @@ PYTEST_ARGS ?=
 # Image builds: see README "Building the image".
 BASE_IMAGE ?= ubuntu:24.04
 GPU_BASE_IMAGE ?= nvidia/cuda:13.0.2-cudnn-runtime-ubuntu24.04
-FRAMEWORKS ?= torch tensorflow keras pytensor onnx
+# FRAMEWORKS unset: every framework, less torch where PyTorch's index does not answer.
+TORCH_INDEX_CPU ?= https://download.pytorch.org/whl/cpu
+TORCH_INDEX_GPU ?= https://download.pytorch.org/whl/cu130
 INSTALL_RSTUDIO ?= auto
 # Trust what this host trusts inside the build (TLS-intercepting proxies); 0 to turn off.
 TRUST_HOST_CAS ?= 1
@@ -62,10 +64,12 @@ certs:
 	else rm -f certs/host-ca-bundle.crt; fi
 
 .PHONY: image
+image: FRAMEWORKS ?= $(shell scripts/default-frameworks.sh $(TORCH_INDEX_CPU))
 image: certs ## Build deepdocker:cpu (FRAMEWORKS=..., INSTALL_RSTUDIO=auto|1|0, BASE_IMAGE=...)
 	scripts/build-image.sh Dockerfile.cpu deepdocker:cpu "$(BASE_IMAGE)" $(IMAGE_ARGS)
 
 .PHONY: image-gpu
+image-gpu: FRAMEWORKS ?= $(shell scripts/default-frameworks.sh $(TORCH_INDEX_GPU))
 image-gpu: certs ## Build deepdocker:gpu (CUDA 13 / cuDNN 9 base; same knobs)
 	scripts/build-image.sh Dockerfile.gpu deepdocker:gpu "$(GPU_BASE_IMAGE)" $(IMAGE_ARGS)
 
