@@ -22,7 +22,15 @@ from .settings import Settings, UsageError, from_env
 
 PROG = "deepdocker-entrypoint"
 # Read by the entrypoint, kept from the daemons' environment.
-SECRET_VARS = ("JUPYTER_TOKEN", "JUPYTER_TOKEN_FILE", "PASSWORD", "PASSWORD_FILE")
+SECRET_VARS = (
+    "JUPYTER_TOKEN",
+    "JUPYTER_TOKEN_FILE",
+    "JUPYTER_PASSWORD",
+    "JUPYTER_PASSWORD_FILE",
+    "PASSWORD",
+    "PASSWORD_FILE",
+    "SSH_AUTHORIZED_KEYS",
+)
 
 
 def say(message: str) -> None:
@@ -47,6 +55,24 @@ def announce(settings: Settings) -> None:
             f"Jupyter token (generated, shown once): {settings.jupyter_token}  "
             f"http://{host}:{jupyter.port}{settings.jupyter_base_url}lab?token={settings.jupyter_token}"
         )
+    tensorboard = settings.get("tensorboard")
+    if tensorboard and settings.tensorboard_public:
+        say(
+            f"WARNING: TENSORBOARD_PUBLIC=true: TensorBoard has no login and listens on "
+            f"{tensorboard.bind}:{tensorboard.port} for anyone who can reach it"
+        )
+    elif tensorboard and jupyter:
+        say(f"TensorBoard: {settings.jupyter_base_url}tensorboard/ behind Jupyter's login")
+    elif tensorboard:
+        say(
+            f"TensorBoard listens on 127.0.0.1:{tensorboard.port} only: it has no login of its own"
+            " (TENSORBOARD_PUBLIC=true publishes it)"
+        )
+    if settings.get("rstudio"):
+        if settings.disable_auth:
+            say("WARNING: DISABLE_AUTH=true: RStudio Server lets ANYONE who reaches it in, with no password")
+        elif settings.rstudio_password_generated:
+            say(f"RStudio login {settings.nb_user}, password (generated, shown once): {settings.rstudio_password}")
 
 
 def main(argv: list[str] | None = None) -> int:

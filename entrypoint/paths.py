@@ -38,6 +38,10 @@ class Paths:
         return self.jupyter_dir / "token"
 
     @property
+    def jupyter_config(self) -> Path:
+        return self.jupyter_dir / "config.json"
+
+    @property
     def jupyter_runtime(self) -> Path:
         return self.jupyter_dir / "runtime"
 

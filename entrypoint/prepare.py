@@ -6,11 +6,13 @@ own configuration is touched. Files are written whole (temporary file + rename).
 
 from __future__ import annotations
 
+import json
 import os
 import pwd
 import subprocess
 from pathlib import Path
 
+from . import users
 from .paths import Paths
 from .settings import Enabled, Settings
 
@@ -58,9 +60,9 @@ def state(settings: Settings) -> str:
 
     'socket<TAB>path', then one 'name<TAB>probe<TAB>host<TAB>port<TAB>target' line per service.
     """
-    host = probe_host(settings.bind)
     lines = [f"socket\t{Paths(settings.run_dir).socket}"]
     for e in settings.enabled:
+        host = probe_host(e.bind)
         probe = e.service.probe
         if probe.kind == "http":
             base = settings.jupyter_base_url if e.service.name == "jupyter" else "/"
@@ -87,6 +89,8 @@ def sshd_config(settings: Settings, e: Enabled, paths: Paths) -> str:
         "UsePAM no",
         f"AllowUsers {settings.nb_user}",
         "PrintMotd no",
+        # The notebook's PATH (Python, R, Jupyter) in every session, login shell or not.
+        f"SetEnv PATH={os.environ.get('PATH', '/usr/local/bin:/usr/bin:/bin')}",
         "Subsystem sftp internal-sftp",
     ]
     return "\n".join(lines) + "\n"
@@ -111,15 +115,42 @@ def prepare_sshd(settings: Settings, e: Enabled, paths: Paths) -> None:
     write_file(paths.sshd_config, sshd_config(settings, e, paths), 0o600)
 
 
+def hash_password(jupyter_exe: str, password: str) -> str:
+    """Jupyter's own argon2 hash, made by the Python that runs Jupyter; the password goes on stdin."""
+    with open(jupyter_exe, "rb") as f:
+        python = f.readline()[2:].decode().strip()
+    code = "import sys; from jupyter_server.auth import passwd; print(passwd(sys.stdin.read()))"
+    done = subprocess.run([python, "-c", code], input=password, capture_output=True, text=True, check=True)
+    return done.stdout.strip()
+
+
+def jupyter_config(settings: Settings, e: Enabled) -> dict:
+    config: dict = {}
+    if settings.jupyter_password:
+        config["PasswordIdentityProvider"] = {"hashed_password": hash_password(e.exe, settings.jupyter_password)}
+    tensorboard = settings.get("tensorboard")
+    if tensorboard:
+        # TensorBoard behind Jupyter's login at /tensorboard/ (jupyter-server-proxy); its
+        # own port listens on loopback unless TENSORBOARD_PUBLIC=true.
+        server = {"port": tensorboard.port, "absolute_url": False, "launcher_entry": {"title": "TensorBoard"}}
+        config["ServerProxy"] = {"servers": {"tensorboard": server}}
+    return config
+
+
 def prepare_jupyter(settings: Settings, e: Enabled, paths: Paths) -> None:
     make_dir(paths.jupyter_dir, 0o700, e.user)
     make_dir(paths.jupyter_runtime, 0o700, e.user)
-    # Jupyter reads it through JUPYTER_TOKEN_FILE: the token is in no argv and no config.
+    # Read through JUPYTER_TOKEN_FILE and --config: no secret in argv or supervisord.conf.
     write_file(paths.jupyter_token, settings.jupyter_token, 0o600, e.user)
+    write_file(paths.jupyter_config, json.dumps(jupyter_config(settings, e), indent=1), 0o600, e.user)
 
 
 def prepare_rstudio(settings: Settings, e: Enabled, paths: Paths) -> None:
     make_dir(paths.rstudio_data, 0o755)
+    if settings.is_root and settings.rstudio_password:
+        # RStudio logs in through PAM: the notebook user's system password.
+        line = f"{settings.nb_user}:{settings.rstudio_password}\n"
+        subprocess.run(["chpasswd"], input=line, text=True, check=True, capture_output=True)
 
 
 # Services that need files before they start; the others need no entry.
@@ -128,8 +159,12 @@ PREPARERS = {"jupyter": prepare_jupyter, "sshd": prepare_sshd, "rstudio": prepar
 
 def prepare(settings: Settings, config_text: str) -> Paths:
     paths = Paths(settings.run_dir)
+    if settings.is_root:
+        users.apply(settings.account)
     # 0711: daemons running as the notebook user reach their own subfolder, list nothing.
     make_dir(paths.run_dir, 0o711)
+    if settings.nb_home.startswith(str(paths.run_dir)):
+        make_dir(Path(settings.nb_home), 0o700)
     for e in settings.enabled:
         preparer = PREPARERS.get(e.service.name)
         if preparer:

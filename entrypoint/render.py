@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import getpass
 import os
 import shlex
 import sys
@@ -61,4 +60,6 @@ def environment() -> jinja2.Environment:
 
 def render(settings: Settings) -> str:
     template = environment().get_template("supervisord.conf.j2")
-    return template.render(settings=settings, paths=Paths(settings.run_dir), me=getpass.getuser())
+    # Whoever runs supervisord; a `docker run --user` UID may have no name.
+    me = "root" if settings.is_root else settings.account.name
+    return template.render(settings=settings, paths=Paths(settings.run_dir), me=me)

@@ -17,16 +17,14 @@ from pathlib import Path
 
 from healthchecks.rundir import run_dir as default_run_dir
 
+from . import users
+from .errors import UsageError
 from .services import DEFAULT_SERVICES, REGISTRY, Service
+from .sshkeys import key_problem
+
+__all__ = ["Enabled", "Settings", "UsageError", "from_env"]
 
 ON_FATAL_CHOICES = ("stay", "exit")
-
-
-class UsageError(Exception):
-    """Bad input. Its message is one line naming the variable, the value and what is accepted."""
-
-    def __init__(self, var: str, value: str, problem: str, accepted: str):
-        super().__init__(f"{var}={value!r}: {problem}; accepted: {accepted}")
 
 
 @dataclass(frozen=True)
@@ -39,6 +37,8 @@ class Enabled:
     # The account it runs as; None: the account that started deepdocker.
     user: str | None
     home: str
+    # The address it listens on.
+    bind: str
 
 
 @dataclass(frozen=True)
@@ -46,18 +46,31 @@ class Settings:
     run_dir: Path
     bind: str
     enabled: tuple[Enabled, ...]
-    nb_user: str
+    account: users.Account
+    # HOME for the notebook daemons: the account's home, or one under the run dir
+    # when that is not writable (an arbitrary `docker run --user` UID).
     nb_home: str
     notebook_dir: str
+    shared_dir: str | None
+    # "" when Jupyter takes a password only.
     jupyter_token: str
     # True when the token was made up here and must be shown once.
     token_generated: bool
+    jupyter_password: str | None
+    rstudio_password: str | None
+    rstudio_password_generated: bool
+    disable_auth: bool
+    tensorboard_public: bool
     jupyter_base_url: str
     tensorboard_logdir: str
     ssh_host_key_dir: Path
     ssh_authorized_keys: str
     on_fatal: str
     is_root: bool
+
+    @property
+    def nb_user(self) -> str:
+        return self.account.name
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -146,8 +159,11 @@ def parse_ports(env: Mapping[str, str], names: tuple[str, ...]) -> dict[str, int
     return ports
 
 
-def read_secret(env: Mapping[str, str], var: str) -> str | None:
-    """VAR, or the contents of the file named by VAR_FILE (Docker/Kubernetes secrets)."""
+def read_secret(env: Mapping[str, str], var: str, spaces: bool = False) -> str | None:
+    """VAR, or the contents of the file named by VAR_FILE (Docker/Kubernetes secrets).
+
+    Tokens travel in URLs and headers: no white space. Passwords (spaces=True) may have it.
+    """
     file_var = f"{var}_FILE"
     if var in env and file_var in env:
         raise UsageError(file_var, env[file_var], f"{var} is set too", f"either {var} or {file_var}, not both")
@@ -162,30 +178,33 @@ def read_secret(env: Mapping[str, str], var: str) -> str | None:
         return value
     if var in env:
         value = env[var]
-        if not value.strip() or any(c.isspace() for c in value):
-            raise UsageError(var, value, "empty or contains white space", "a non-empty token without spaces")
+        if not value.strip():
+            raise UsageError(var, value, "empty", "a non-empty value")
+        if not spaces and any(c.isspace() for c in value):
+            raise UsageError(var, value, "contains white space", "a token without spaces")
         return value
     return None
 
 
-def resolve_user(env: Mapping[str, str], is_root: bool) -> tuple[str, str]:
-    """NB_USER -> (name, home). Unset: the account deepdocker was started by, with its HOME."""
-    me = pwd.getpwuid(os.getuid())
-    raw = env.get("NB_USER")
-    if raw is None or raw == me.pw_name:
-        return me.pw_name, env.get("HOME") or me.pw_dir
-    if not is_root:
-        raise UsageError(
-            "NB_USER",
-            raw,
-            f"only root can switch users; deepdocker runs as {me.pw_name}",
-            f"unset or {me.pw_name}",
-        )
-    try:
-        entry = pwd.getpwnam(raw)
-    except KeyError:
-        raise UsageError("NB_USER", raw, "no such user", "an existing account") from None
-    return entry.pw_name, entry.pw_dir
+def parse_bool(var: str, raw: str | None) -> bool:
+    if raw is None:
+        return False
+    value = raw.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off", ""):
+        return False
+    raise UsageError(var, raw, "not a yes/no value", "true or false (also 1/0, yes/no)")
+
+
+def parse_authorized_keys(raw: str) -> str:
+    for number, line in enumerate(raw.splitlines(), 1):
+        problem = key_problem(line)
+        if problem:
+            raise UsageError(
+                "SSH_AUTHORIZED_KEYS", raw[:60], f"line {number}: {problem}", "OpenSSH public keys, one per line"
+            )
+    return raw
 
 
 def parse_bind(raw: str) -> str:
@@ -209,7 +228,14 @@ def from_env(env: Mapping[str, str], path: str | None = None) -> Settings:
     names = parse_services(env.get("SERVICES"), available)
     ports = parse_ports(env, names)
     bind = parse_bind(env.get("DEEPDOCKER_BIND", "0.0.0.0"))
-    nb_user, nb_home = resolve_user(env, is_root)
+    account = users.resolve(env, is_root)
+    if "sshd" in names and not is_root and str(account.uid) == account.name:
+        raise UsageError(
+            "SERVICES",
+            env.get("SERVICES", ""),
+            f"sshd needs an account, and uid {account.uid} has none",
+            "root, or a uid with a passwd entry",
+        )
 
     run_dir = Path(default_run_dir(env))
     if not run_dir.is_absolute() or re.search(r"[;\x00-\x1f]", str(run_dir)):
@@ -225,30 +251,49 @@ def from_env(env: Mapping[str, str], path: str | None = None) -> Settings:
         raise UsageError("DEEPDOCKER_ON_FATAL", on_fatal, "unknown policy", " or ".join(ON_FATAL_CHOICES))
 
     token = read_secret(env, "JUPYTER_TOKEN")
-    notebook_dir = env.get("NOTEBOOK_DIR") or nb_home
-    if "jupyter" in names and not os.path.isdir(notebook_dir):
+    password = read_secret(env, "JUPYTER_PASSWORD", spaces=True)
+    rstudio_password = read_secret(env, "PASSWORD", spaces=True)
+    disable_auth = parse_bool("DISABLE_AUTH", env.get("DISABLE_AUTH"))
+    tensorboard_public = parse_bool("TENSORBOARD_PUBLIC", env.get("TENSORBOARD_PUBLIC"))
+
+    # A remapped account gets its home chowned at start (users.apply).
+    home_ok = os.path.isdir(account.home) and (
+        account.remap or users.writable_by(account.home, account.uid, account.gid)
+    )
+    nb_home = account.home if home_ok else str(run_dir / "home")
+    notebook_dir = env.get("NOTEBOOK_DIR") or (account.home if home_ok else env.get("SHARED_DIR") or nb_home)
+    if "jupyter" in names and env.get("NOTEBOOK_DIR") and not os.path.isdir(notebook_dir):
         raise UsageError("NOTEBOOK_DIR", notebook_dir, "not a directory", "an existing directory")
 
-    me = pwd.getpwuid(os.getuid()).pw_name
+    me = pwd.getpwuid(os.getuid()).pw_name if is_root else account.name
     enabled = []
     for name in names:
         svc = REGISTRY[name]
-        user = nb_user if (is_root and svc.runs_as == "notebook" and nb_user != me) else None
-        enabled.append(Enabled(svc, available[name], ports[name], user, nb_home))
+        user = account.name if (is_root and svc.runs_as == "notebook" and account.name != me) else None
+        # TensorBoard has no login of its own: loopback only, reached through Jupyter's proxy.
+        own_bind = "127.0.0.1" if name == "tensorboard" and not tensorboard_public else bind
+        enabled.append(Enabled(svc, available[name], ports[name], user, nb_home, own_bind))
 
+    rstudio_generated = "rstudio" in names and not disable_auth and rstudio_password is None
     return Settings(
         run_dir=run_dir,
         bind=bind,
         enabled=tuple(enabled),
-        nb_user=nb_user,
+        account=account,
         nb_home=nb_home,
         notebook_dir=notebook_dir,
-        jupyter_token=token or secrets.token_hex(24),
-        token_generated=token is None,
+        shared_dir=users.shared_dir(env),
+        jupyter_token=token if token is not None else ("" if password else secrets.token_hex(24)),
+        token_generated=token is None and not password,
+        jupyter_password=password,
+        rstudio_password=secrets.token_urlsafe(12) if rstudio_generated else rstudio_password,
+        rstudio_password_generated=rstudio_generated,
+        disable_auth=disable_auth,
+        tensorboard_public=tensorboard_public,
         jupyter_base_url=parse_base_url(env.get("JUPYTER_BASE_URL", "/")),
         tensorboard_logdir=env.get("TENSORBOARD_LOGDIR") or os.path.join(notebook_dir, "logs"),
         ssh_host_key_dir=Path(env.get("SSH_HOST_KEY_DIR") or run_dir / "sshd"),
-        ssh_authorized_keys=env.get("SSH_AUTHORIZED_KEYS", ""),
+        ssh_authorized_keys=parse_authorized_keys(env.get("SSH_AUTHORIZED_KEYS", "")),
         on_fatal=on_fatal,
         is_root=is_root,
     )

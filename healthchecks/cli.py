@@ -109,6 +109,25 @@ def table(report: dict) -> str:
     return "\n".join(out)
 
 
+def login_line(directory: str, report: dict) -> str | None:
+    """Jupyter's login URL, for a person at a terminal who may read the token file.
+
+    Only on a terminal: Docker keeps HEALTHCHECK output in `docker inspect`, a log.
+    """
+    jupyter = report["services"].get("jupyter")
+    try:
+        with open(f"{directory}/jupyter/token") as f:
+            token = f.read().strip()
+        _, enabled = read_state(directory)
+    except OSError:
+        return None
+    if not jupyter or not token:
+        return None
+    _, host, port, target = enabled["jupyter"]
+    base = target[: -len("api")]
+    return f"jupyter login: http://{host}:{port}{base}lab?token={token}"
+
+
 def parse_args(args: list[str]) -> tuple[bool, float | None]:
     as_json, wait = False, None
     i = 0
@@ -164,6 +183,9 @@ def main(argv: list[str] | None = None) -> int:
             print(json.dumps(report, indent=1))
         else:
             print(table(report))
+            login = login_line(directory, report) if sys.stdout.isatty() else None
+            if login:
+                print(login)
     except BrokenPipeError:  # `deepdocker-health | head`
         sys.stderr.close()
     return 0 if report["healthy"] else 1

@@ -2,10 +2,8 @@
 # Trusts every *.crt found in /tmp/certs (the repo's certs/ folder, ignored by git): for
 # TLS-intercepting proxies between the build and PyPI. apt uses plain HTTP and needs none.
 set -euo pipefail
-export DEBIAN_FRONTEND=noninteractive
 
-apt-get update -qq
-apt-get install -y -qq --no-install-recommends ca-certificates >/dev/null
+# ca-certificates comes with install-system.sh, which runs first.
 shopt -s nullglob
 certs=(/tmp/certs/*.crt)
 if ((${#certs[@]})); then

@@ -14,3 +14,6 @@ user_pip \
   "scikit-learn==$SKLEARN_VERSION" "matplotlib==$MATPLOTLIB_VERSION" \
   "jupyterlab==$JUPYTERLAB_VERSION" "notebook==$NOTEBOOK_VERSION" \
   "tensorboard==$TENSORBOARD_VERSION" ipykernel jupyter-server-proxy
+
+# Login shells (ssh, `su -`) reset PATH in /etc/profile; give them the notebook's Python back.
+echo "export PATH=\"$USER_VENV/bin:\$PATH\"" >/etc/profile.d/deepdocker-venv.sh

@@ -3,9 +3,19 @@
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 
+# No manuals, docs or translations in the image (licences stay): ~100 MB.
+cat >/etc/dpkg/dpkg.cfg.d/01-deepdocker-slim <<'CFG'
+path-exclude=/usr/share/doc/*
+path-include=/usr/share/doc/*/copyright
+path-exclude=/usr/share/man/*
+path-exclude=/usr/share/info/*
+path-exclude=/usr/share/locale/*
+path-include=/usr/share/locale/en*
+CFG
+
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends \
-  python3 python3-venv python3-dev build-essential \
+  ca-certificates python3 python3-venv python3-dev build-essential \
   openssh-server openssh-client \
   procps less git curl bzip2 unzip locales tzdata >/dev/null
 
@@ -21,10 +31,15 @@ if existing=$(getent passwd "$NB_UID" | cut -d: -f1) && [ "$existing" != "$NB_US
 fi
 getent group "$NB_GID" >/dev/null || groupadd -g "$NB_GID" "$NB_USER"
 useradd -m -s /bin/bash -u "$NB_UID" -g "$NB_GID" "$NB_USER"
+# '*': no password, yet not locked ('!'), which sshd would refuse even for a key.
+usermod -p '*' "$NB_USER"
 
 # The original image's shared folder stays valid; /root only lets others pass through.
 mkdir -p /root/sharedfolder
 chown "$NB_UID:$NB_GID" /root/sharedfolder
+# Sticky and open to all, like /tmp, while nothing is mounted on it: an arbitrary
+# `docker run --user` UID can write there too, each file staying its writer's.
+chmod 1777 /root/sharedfolder
 chmod 0711 /root
 ln -s /root/sharedfolder "/home/$NB_USER/sharedfolder"
 

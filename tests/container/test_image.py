@@ -17,19 +17,24 @@ from tests.helpers import wait_until
 PORTS = {"jupyter": 8888, "tensorboard": 6006, "sshd": 22}
 
 
-def answers(name: str, port: int) -> bool:
-    """The service answers on its published port, from outside the container."""
+TOKEN = "image-test-token-0123456789"
+
+
+def answers(c, name: str) -> bool:
+    """The service answers from outside the container, where users reach it."""
     if name == "sshd":
-        with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+        with socket.create_connection(("127.0.0.1", c.port(22)), timeout=5) as s:
             return s.recv(64).startswith(b"SSH-2.0-")
-    path = "/api" if name == "jupyter" else "/"
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as r:
+    # TensorBoard is served behind Jupyter's login (its own port is loopback only).
+    path = "/api/status" if name == "jupyter" else "/tensorboard/"
+    req = urllib.request.Request(f"http://127.0.0.1:{c.port(8888)}{path}", headers={"Authorization": f"token {TOKEN}"})
+    with urllib.request.urlopen(req, timeout=10) as r:
         return r.status == 200
 
 
 @pytest.mark.parametrize("services", ["jupyter", "jupyter,tensorboard", "sshd", "all"])
 def test_services_run_healthy_and_answer(containers, services):
-    c = containers.run(env={"SERVICES": services}, ports=PORTS.values())
+    c = containers.run(env={"SERVICES": services, "JUPYTER_TOKEN": TOKEN}, ports=PORTS.values())
     c.wait_health("healthy")
     enabled = list(PORTS) if services == "all" else services.split(",")
     # supervisorctl, with no flags, sees exactly the enabled daemons, all RUNNING.
@@ -39,7 +44,7 @@ def test_services_run_healthy_and_answer(containers, services):
     assert states == {name: "RUNNING" for name in enabled}
     for name in enabled:
         assert c.host.supervisor(name).is_running
-        assert answers(name, c.port(PORTS[name])), name
+        assert answers(c, name), name
     report = json.loads(c.exec("deepdocker-health", "--json").stdout)
     assert report["healthy"] and sorted(report["services"]) == sorted(enabled)
 

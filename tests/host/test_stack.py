@@ -41,12 +41,20 @@ def token_of(stack: Stack) -> str:
     return match.group(1)
 
 
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None  # report the 302 itself, not the login page behind it
+
+
+_opener = urllib.request.build_opener(_NoRedirect)
+
+
 def get(url: str, token: str | None = None, method: str = "GET") -> int:
     req = urllib.request.Request(url, method=method)
     if token:
         req.add_header("Authorization", f"token {token}")
     try:
-        with urllib.request.urlopen(req, timeout=10) as r:
+        with _opener.open(req, timeout=10) as r:
             return r.status
     except urllib.error.HTTPError as e:
         return e.code
@@ -246,3 +254,47 @@ def test_rstudio_live(tmp_path):
         assert report["services"]["rstudio"]["ready"]
     finally:
         assert s.stop() == 0
+
+
+def test_tensorboard_is_behind_jupyters_login(stack):
+    url = f"http://127.0.0.1:{stack.ports['jupyter']}/tensorboard/"
+    assert get(url, token_of(stack)) == 200
+    assert get(url) in (302, 403)  # a browser is sent to the login page
+
+
+def test_jupyter_password_is_stored_hashed_and_logs_in(tmp_path):
+    import http.cookiejar
+    import urllib.parse
+
+    s = Stack(tmp_path, "jupyter", {"JUPYTER_PASSWORD": "correct horse battery"})
+    try:
+        s.wait_healthy()
+        config = (s.run_dir / "jupyter" / "config.json").read_text()
+        assert "correct horse" not in config and '"hashed_password": "argon2:' in config
+        assert "correct horse" not in s.logs() and "Jupyter token" not in s.logs()
+        base = f"http://127.0.0.1:{s.ports['jupyter']}"
+        jar = http.cookiejar.CookieJar()
+        opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+        opener.open(f"{base}/login", timeout=10).read()
+        xsrf = next(c.value for c in jar if c.name == "_xsrf")
+        for password, expected in (("wrong", 401), ("correct horse battery", 200)):
+            form = urllib.parse.urlencode({"_xsrf": xsrf, "password": password}).encode()
+            try:
+                opener.open(f"{base}/login?next=/api/status", data=form, timeout=10)
+                status = 200
+            except urllib.error.HTTPError as e:
+                status = e.code
+            assert status == expected, password
+        with opener.open(f"{base}/api/contents", timeout=10) as r:
+            assert r.status == 200
+    finally:
+        assert s.stop() == 0
+
+
+def test_login_url_only_for_a_terminal(stack):
+    from healthchecks.cli import login_line
+
+    token = token_of(stack)
+    assert token in login_line(str(stack.run_dir), stack.report())
+    # Piped (as Docker's HEALTHCHECK runs it): no token in the output Docker keeps.
+    assert token not in stack.health().stdout
