@@ -27,7 +27,7 @@ help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 $(VENV)/.installed: setup.cfg pyproject.toml
-	$(PYTHON) -m venv $(VENV)
+	$(PYTHON) -m venv --clear $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	# compat: a plain .pth entry; the default editable finder adds ~8 ms to every command's start.
 	$(PY) -m pip install -q -e '.[test,lint]' --config-settings editable_mode=compat
