@@ -110,3 +110,16 @@ def test_root_drops_notebook_services_to_nb_user(tmp_path):
     # sshd and rserver switch users per login themselves.
     assert progs["sshd"].uid is None and progs["rstudio"].uid is None
     assert "--allow-root" not in progs["jupyter"].command
+
+
+def test_rstudio_login_stays_on_unless_disabled(tmp_path):
+    s = with_rstudio(settings(tmp_path))
+    assert "--auth-none=1" not in programs(parse(tmp_path, render(s)))["rstudio"].command
+    s = dataclasses.replace(s, disable_auth=True)
+    assert "--auth-none=1" in shlex.split(programs(parse(tmp_path, render(s)))["rstudio"].command)
+
+
+def test_rstudio_password_is_never_in_the_config(tmp_path):
+    s = with_rstudio(settings(tmp_path))
+    s = dataclasses.replace(s, rstudio_password="pw-for-rstudio-123")
+    assert "pw-for-rstudio-123" not in render(s)

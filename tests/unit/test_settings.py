@@ -116,3 +116,22 @@ def test_bad_environment(tmp_path, env, var):
         from_env({**base_env(tmp_path, SERVICES="jupyter"), **env})
     assert str(err.value).startswith(f"{var}=")
     assert "accepted: " in str(err.value)
+
+
+def test_rstudio_password_generated_only_when_needed(tmp_path):
+    env = base_env(tmp_path, SERVICES="jupyter")
+    s = from_env(env)
+    assert s.rstudio_password is None and not s.rstudio_password_generated
+    s = from_env({**env, "PASSWORD": "my own pass"})
+    assert s.rstudio_password == "my own pass"
+
+
+def test_password_replaces_the_generated_token(tmp_path):
+    s = from_env(base_env(tmp_path, SERVICES="jupyter", JUPYTER_PASSWORD="long pass phrase"))
+    assert s.jupyter_token == "" and not s.token_generated and s.jupyter_password == "long pass phrase"
+
+
+def test_tensorboard_listens_on_loopback_unless_public(tmp_path):
+    env = base_env(tmp_path, SERVICES="tensorboard")
+    assert from_env(env).get("tensorboard").bind == "127.0.0.1"
+    assert from_env({**env, "TENSORBOARD_PUBLIC": "true"}).get("tensorboard").bind == "0.0.0.0"
