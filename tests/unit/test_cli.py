@@ -55,6 +55,7 @@ BAD = [
     ({"NB_USER": "nobody", "NB_UID": "1000", "NB_GID": "-5"}, "NB_GID="),
     ({"NB_UID": "4242"}, "NB_UID="),
     ({"SHARED_DIR": "/no/such/shared"}, "SHARED_DIR="),
+    ({"NB_USER": "nobody", "SHARED_DIR": "/proc"}, "SHARED_DIR="),  # unwritable for the notebook user
     ({"SSH_AUTHORIZED_KEYS": "not a key"}, "SSH_AUTHORIZED_KEYS="),
     ({"SSH_AUTHORIZED_KEYS": "ssh-ed25519 !!!notbase64"}, "SSH_AUTHORIZED_KEYS="),
     ({"SSH_AUTHORIZED_KEYS": "ssh-rsa " + GOOD_KEY.split()[1]}, "SSH_AUTHORIZED_KEYS="),
