@@ -5,7 +5,6 @@ from __future__ import annotations
 import statistics
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -50,7 +49,3 @@ def table(rows: list[tuple[str, float, float, str]], title: str) -> str:
         digits = 3 if unit.strip() == "s" else 1
         out.append(f"{what:<34} {ours:>10.{digits}f}{unit:>2} {base:>10.{digits}f}{unit:>2} {ratio:>7}")
     return "\n".join(out)
-
-
-def now() -> float:
-    return time.monotonic()
