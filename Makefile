@@ -75,5 +75,7 @@ image-gpu: certs ## Build deepdocker:gpu (CUDA 13 / cuDNN 9 base; same knobs)
 
 .PHONY: run
 run: image ## Build deepdocker:cpu and run it with its default services (compose.yaml); Ctrl-C stops it
-	mkdir -p sharedfolder
+	@# Yours, so the notebook user takes your UID; made by root, it is opened like /tmp
+	@# instead, since the notebook user is never root.
+	@if [ ! -d sharedfolder ]; then mkdir sharedfolder && { [ "$$(id -u)" != 0 ] || chmod 1777 sharedfolder; }; fi
 	$(COMPOSE) up --no-build

@@ -113,11 +113,13 @@ def _unprivileged(env: Mapping[str, str]) -> Account:
 
 def _check_shared(shared: str | None, account: Account) -> None:
     if shared and not writable_by(shared, account.uid, account.gid):
+        owner = os.stat(shared).st_uid
+        why = " (owned by root, whom the notebook user never becomes)" if owner == 0 else ""
         raise UsageError(
             "SHARED_DIR",
             shared,
-            f"not writable by {account.name} (uid {account.uid}, gid {account.gid})",
-            "a folder the notebook user may write: its owner's, or set NB_UID/NB_GID to match",
+            f"not writable by {account.name} (uid {account.uid}, gid {account.gid}){why}",
+            "a folder owned by a host user (the notebook user takes its UID), or one it may write",
         )
 
 
