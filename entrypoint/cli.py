@@ -55,19 +55,18 @@ def announce(settings: Settings) -> None:
             f"Jupyter token (generated, shown once): {settings.jupyter_token}  "
             f"http://{host}:{jupyter.port}{settings.jupyter_base_url}lab?token={settings.jupyter_token}"
         )
-    tensorboard = settings.get("tensorboard")
-    if tensorboard and settings.tensorboard_public:
-        say(
-            f"WARNING: TENSORBOARD_PUBLIC=true: TensorBoard has no login and listens on "
-            f"{tensorboard.bind}:{tensorboard.port} for anyone who can reach it"
-        )
-    elif tensorboard and jupyter:
-        say(f"TensorBoard: {settings.jupyter_base_url}tensorboard/ behind Jupyter's login")
-    elif tensorboard:
-        say(
-            f"TensorBoard listens on 127.0.0.1:{tensorboard.port} only: it has no login of its own"
-            " (TENSORBOARD_PUBLIC=true publishes it)"
-        )
+    for e in settings.enabled:
+        var, name = e.service.public_var, e.service.name
+        if not var:
+            continue
+        if e.public:
+            say(
+                f"WARNING: {var}=true: {name} has no login and listens on {e.bind}:{e.port} for anyone who can reach it"
+            )
+        elif jupyter:
+            say(f"{name}: {settings.jupyter_base_url}{name}/ behind Jupyter's login")
+        else:
+            say(f"{name} listens on 127.0.0.1:{e.port} only: it has no login of its own ({var}=true publishes it)")
     if settings.get("rstudio"):
         if settings.disable_auth:
             say("WARNING: DISABLE_AUTH=true: RStudio Server lets ANYONE who reaches it in, with no password")

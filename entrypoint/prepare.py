@@ -128,12 +128,18 @@ def jupyter_config(settings: Settings, e: Enabled) -> dict:
     config: dict = {}
     if settings.jupyter_password:
         config["PasswordIdentityProvider"] = {"hashed_password": hash_password(e.exe, settings.jupyter_password)}
-    tensorboard = settings.get("tensorboard")
-    if tensorboard:
-        # TensorBoard behind Jupyter's login at /tensorboard/ (jupyter-server-proxy); its
-        # own port listens on loopback unless TENSORBOARD_PUBLIC=true.
-        server = {"port": tensorboard.port, "absolute_url": False, "launcher_entry": {"title": "TensorBoard"}}
-        config["ServerProxy"] = {"servers": {"tensorboard": server}}
+    # Services with no login of their own, behind Jupyter's at /<name>/ (jupyter-server-proxy).
+    servers = {
+        other.service.name: {
+            "port": other.port,
+            "absolute_url": False,
+            "launcher_entry": {"title": other.service.summary},
+        }
+        for other in settings.enabled
+        if other.service.public_var
+    }
+    if servers:
+        config["ServerProxy"] = {"servers": servers}
     return config
 
 

@@ -60,6 +60,4 @@ def environment() -> jinja2.Environment:
 
 def render(settings: Settings) -> str:
     template = environment().get_template("supervisord.conf.j2")
-    # Whoever runs supervisord; a `docker run --user` UID may have no name.
-    me = "root" if settings.is_root else settings.account.name
-    return template.render(settings=settings, paths=Paths(settings.run_dir), me=me)
+    return template.render(settings=settings, paths=Paths(settings.run_dir), me=settings.me)

@@ -41,6 +41,9 @@ class Service:
     stopwaitsecs: int = 5
     # Seconds a daemon must stay up before supervisord calls it RUNNING.
     startsecs: int = 1
+    # A service with no login of its own names the variable that publishes it. Until
+    # that says true it listens on loopback only, reached at /<name>/ behind Jupyter's login.
+    public_var: str | None = None
     # Environment variables (besides the port) this service reads, with defaults,
     # for the README's table. The template does the reading.
     knobs: dict[str, str] = field(default_factory=dict)
@@ -70,6 +73,7 @@ REGISTRY: dict[str, Service] = {
             port_var="TENSORBOARD_PORT",
             default_port=6006,
             probe=Probe("http", path="/"),
+            public_var="TENSORBOARD_PUBLIC",
             knobs={"TENSORBOARD_LOGDIR": "$NOTEBOOK_DIR/logs"},
             summary="TensorBoard",
         ),

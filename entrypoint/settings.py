@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import ipaddress
 import os
-import pwd
 import re
 import secrets
 import shutil
@@ -39,6 +38,8 @@ class Enabled:
     home: str
     # The address it listens on.
     bind: str
+    # False: no login of its own, so loopback only, behind Jupyter's (see Service.public_var).
+    public: bool
 
 
 @dataclass(frozen=True)
@@ -51,7 +52,6 @@ class Settings:
     # when that is not writable (an arbitrary `docker run --user` UID).
     nb_home: str
     notebook_dir: str
-    shared_dir: str | None
     # "" when Jupyter takes a password only.
     jupyter_token: str
     # True when the token was made up here and must be shown once.
@@ -60,7 +60,6 @@ class Settings:
     rstudio_password: str | None
     rstudio_password_generated: bool
     disable_auth: bool
-    tensorboard_public: bool
     jupyter_base_url: str
     tensorboard_logdir: str
     ssh_host_key_dir: Path
@@ -71,6 +70,11 @@ class Settings:
     @property
     def nb_user(self) -> str:
         return self.account.name
+
+    @property
+    def me(self) -> str:
+        """Whoever runs supervisord; a `docker run --user` UID may have no name."""
+        return "root" if self.is_root else self.account.name
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -254,7 +258,8 @@ def from_env(env: Mapping[str, str], path: str | None = None) -> Settings:
     password = read_secret(env, "JUPYTER_PASSWORD", spaces=True)
     rstudio_password = read_secret(env, "PASSWORD", spaces=True)
     disable_auth = parse_bool("DISABLE_AUTH", env.get("DISABLE_AUTH"))
-    tensorboard_public = parse_bool("TENSORBOARD_PUBLIC", env.get("TENSORBOARD_PUBLIC"))
+    # Checked whether or not the service is enabled: a typo is a typo.
+    public = {n: s.public_var is None or parse_bool(s.public_var, env.get(s.public_var)) for n, s in REGISTRY.items()}
 
     # A remapped account gets its home chowned at start (users.apply).
     home_ok = os.path.isdir(account.home) and (
@@ -265,14 +270,12 @@ def from_env(env: Mapping[str, str], path: str | None = None) -> Settings:
     if "jupyter" in names and env.get("NOTEBOOK_DIR") and not os.path.isdir(notebook_dir):
         raise UsageError("NOTEBOOK_DIR", notebook_dir, "not a directory", "an existing directory")
 
-    me = pwd.getpwuid(os.getuid()).pw_name if is_root else account.name
     enabled = []
     for name in names:
         svc = REGISTRY[name]
-        user = account.name if (is_root and svc.runs_as == "notebook" and account.name != me) else None
-        # TensorBoard has no login of its own: loopback only, reached through Jupyter's proxy.
-        own_bind = "127.0.0.1" if name == "tensorboard" and not tensorboard_public else bind
-        enabled.append(Enabled(svc, available[name], ports[name], user, nb_home, own_bind))
+        user = account.name if (is_root and svc.runs_as == "notebook" and account.name != "root") else None
+        own_bind = bind if public[name] else "127.0.0.1"
+        enabled.append(Enabled(svc, available[name], ports[name], user, nb_home, own_bind, public[name]))
 
     rstudio_generated = "rstudio" in names and not disable_auth and rstudio_password is None
     return Settings(
@@ -282,14 +285,12 @@ def from_env(env: Mapping[str, str], path: str | None = None) -> Settings:
         account=account,
         nb_home=nb_home,
         notebook_dir=notebook_dir,
-        shared_dir=users.shared_dir(env),
         jupyter_token=token if token is not None else ("" if password else secrets.token_hex(24)),
         token_generated=token is None and not password,
         jupyter_password=password,
         rstudio_password=secrets.token_urlsafe(12) if rstudio_generated else rstudio_password,
         rstudio_password_generated=rstudio_generated,
         disable_auth=disable_auth,
-        tensorboard_public=tensorboard_public,
         jupyter_base_url=parse_base_url(env.get("JUPYTER_BASE_URL", "/")),
         tensorboard_logdir=env.get("TENSORBOARD_LOGDIR") or os.path.join(notebook_dir, "logs"),
         ssh_host_key_dir=Path(env.get("SSH_HOST_KEY_DIR") or run_dir / "sshd"),

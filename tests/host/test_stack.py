@@ -162,7 +162,6 @@ def test_sigterm_stops_every_daemon_and_their_children(tmp_path):
         s.wait_healthy()
         kernel = start_kernel(s)
         daemons = psutil.Process(s.proc.pid).children(recursive=True)
-        assert kernel in [p.pid for p in daemons] or psutil.pid_exists(kernel)
     finally:
         status = s.stop()
     assert status == 0

@@ -34,7 +34,7 @@ def settings(tmp_path, **env):
 
 
 def with_rstudio(s):
-    rstudio = Enabled(REGISTRY["rstudio"], "/usr/lib/rstudio-server/bin/rserver", 8787, None, s.nb_home, s.bind)
+    rstudio = Enabled(REGISTRY["rstudio"], "/usr/lib/rstudio-server/bin/rserver", 8787, None, s.nb_home, s.bind, True)
     return dataclasses.replace(s, enabled=(*s.enabled, rstudio))
 
 
