@@ -24,7 +24,7 @@ from entrypoint.prepare import prepare
 from entrypoint.render import render
 from entrypoint.settings import from_env
 from healthchecks import probes
-from tests.helpers import children, cmdline
+from tests.helpers import children, clean_env, cmdline
 
 SERVICES = ("jupyter", "tensorboard", "sshd")
 PROGRAMS = {"jupyter": "jupyter-lab", "tensorboard": "tensorboard", "sshd": "sshd"}
@@ -58,9 +58,10 @@ class Run:
         jp, tp, sp = free_ports(3)
         self.ports = {"jupyter": jp, "tensorboard": tp, "sshd": sp}
         (tmp / "nb").mkdir()
+        home = tmp / "home"
+        home.mkdir()
         self.env = {
-            **os.environ,
-            "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
+            **clean_env(home),
             "SERVICES": ",".join(SERVICES),
             "DEEPDOCKER_RUN_DIR": str(tmp / "run"),
             "DEEPDOCKER_BIND": "127.0.0.1",

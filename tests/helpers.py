@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import socket
 import subprocess
@@ -13,9 +12,18 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+# The environment under test (make test's .venv), named explicitly: never the caller's PATH.
 BIN = Path(sys.executable).parent
 ENTRYPOINT = str(BIN / "deepdocker-entrypoint")
 HEALTH = str(BIN / "deepdocker-health")
+# The operating system's own programs (sshd, ssh-keygen, getent, ...), and nothing installed by hand.
+SYSTEM_PATH = "/usr/sbin:/usr/bin:/sbin:/bin"
+TEST_PATH = f"{BIN}:{SYSTEM_PATH}"
+
+
+def clean_env(home: Path, **extra: str) -> dict[str, str]:
+    """A whole environment built here: the venv's daemons and the OS, a HOME of the test's own."""
+    return {"PATH": TEST_PATH, "HOME": str(home), "LANG": "C.UTF-8", "PYTHONUNBUFFERED": "1", **extra}
 
 
 def free_ports(n: int) -> list[int]:
@@ -67,10 +75,10 @@ class Stack:
         self.ports = {"jupyter": jp, "tensorboard": tp, "sshd": sp, "rstudio": rp}
         notebooks = tmp / "notebooks"
         notebooks.mkdir(exist_ok=True)
+        home = tmp / "home"
+        home.mkdir(exist_ok=True)
         self.env = {
-            **os.environ,
-            # The daemons of the environment under test, first.
-            "PATH": f"{BIN}:{os.environ.get('PATH', '/usr/bin:/bin')}",
+            **clean_env(home),
             "SERVICES": services,
             "DEEPDOCKER_RUN_DIR": str(self.run_dir),
             "DEEPDOCKER_BIND": "127.0.0.1",
@@ -79,7 +87,6 @@ class Stack:
             "SSHD_PORT": str(sp),
             "RSTUDIO_PORT": str(rp),
             "NOTEBOOK_DIR": str(notebooks),
-            "PYTHONUNBUFFERED": "1",
             **(extra_env or {}),
         }
         self.stdout_path = tmp / "stdout.log"

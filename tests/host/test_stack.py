@@ -20,7 +20,7 @@ import pytest
 
 from entrypoint.services import REGISTRY
 from entrypoint.settings import find_program
-from tests.helpers import Stack, children, cmdline, wait_until
+from tests.helpers import TEST_PATH, Stack, children, cmdline, wait_until
 
 SERVICES = ("jupyter", "tensorboard", "sshd")
 
@@ -179,7 +179,6 @@ def test_command_mode_runs_the_command_with_services_and_stops_them(tmp_path):
         tmp_path,
         "sshd,tensorboard",
         args=("sh", "-c", "deepdocker-health --wait 60 >/dev/null && exit 7"),
-        extra_env={"PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"},
     )
     status = s.proc.wait(90)
     assert status == 7, s.logs()
@@ -197,11 +196,19 @@ def unprivileged_user_can_run(user: str) -> str | None:
     """Why `user` cannot run this checkout's Python, or None when it can."""
     if os.geteuid() != 0:
         return "starting as another user needs root"
-    if not shutil.which("setpriv"):
+    if not os.access("/usr/bin/setpriv", os.X_OK):
         return "setpriv (util-linux) is not installed"
     uid = pwd.getpwnam(user).pw_uid
     probe = subprocess.run(
-        ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", sys.executable, "-c", "import entrypoint"],
+        [
+            "/usr/bin/setpriv",
+            f"--reuid={uid}",
+            f"--regid={uid}",
+            "--clear-groups",
+            sys.executable,
+            "-c",
+            "import entrypoint",
+        ],
         capture_output=True,
         cwd="/",
     )
@@ -245,7 +252,7 @@ def test_runs_as_an_ordinary_user(public_tmp):
 
 
 def test_rstudio_live(tmp_path):
-    if not find_program(REGISTRY["rstudio"], None):
+    if not find_program(REGISTRY["rstudio"], TEST_PATH):
         pytest.skip("RStudio Server (rserver) is not installed: Posit's download cannot be reached on this machine")
     s = Stack(tmp_path, "rstudio")
     try:

@@ -8,8 +8,7 @@ import pytest
 from supervisor.options import ServerOptions
 
 from entrypoint.render import render
-from entrypoint.services import REGISTRY
-from entrypoint.settings import Enabled, from_env
+from entrypoint.settings import from_env
 
 
 def parse(tmp_path, text):
@@ -23,27 +22,28 @@ def parse(tmp_path, text):
     return opts
 
 
-def settings(tmp_path, **env):
-    base = {
-        "PATH": os.environ["PATH"],
-        "HOME": str(tmp_path),
-        "DEEPDOCKER_RUN_DIR": str(tmp_path / "run dir %x"),  # spaces and % must survive
-        "SERVICES": "jupyter,tensorboard,sshd",
-    }
-    return from_env({**base, **env})
+@pytest.fixture
+def settings(tmp_path, base_env):
+    def make(**env):
+        base = {
+            **base_env,
+            "DEEPDOCKER_RUN_DIR": str(tmp_path / "run dir %x"),  # spaces and % must survive
+            "SERVICES": "jupyter,tensorboard,sshd",
+        }
+        return from_env({**base, **env})
+
+    return make
 
 
-def with_rstudio(s):
-    rstudio = Enabled(REGISTRY["rstudio"], "/usr/lib/rstudio-server/bin/rserver", 8787, None, s.nb_home, s.bind, True)
-    return dataclasses.replace(s, enabled=(*s.enabled, rstudio))
+ALL = "jupyter,tensorboard,sshd,rstudio"
 
 
 def programs(opts):
     return {p.name: p for g in opts.process_group_configs for p in g.process_configs}
 
 
-def test_one_program_per_enabled_service(tmp_path):
-    s = settings(tmp_path)
+def test_one_program_per_enabled_service(tmp_path, settings):
+    s = settings()
     opts = parse(tmp_path, render(s))
     assert sorted(programs(opts)) == ["jupyter", "sshd", "tensorboard"]
     for p in programs(opts).values():
@@ -54,8 +54,8 @@ def test_one_program_per_enabled_service(tmp_path):
     assert opts.nodaemon
 
 
-def test_commands_and_ports(tmp_path):
-    s = settings(tmp_path, JUPYTER_PORT="9999", DEEPDOCKER_BIND="127.0.0.1", JUPYTER_BASE_URL="/user/me")
+def test_commands_and_ports(tmp_path, settings):
+    s = settings(JUPYTER_PORT="9999", DEEPDOCKER_BIND="127.0.0.1", JUPYTER_BASE_URL="/user/me")
     progs = programs(parse(tmp_path, render(s)))
     argv = shlex.split(progs["jupyter"].command)
     assert argv[0] == s.get("jupyter").exe
@@ -64,18 +64,18 @@ def test_commands_and_ports(tmp_path):
     env = progs["jupyter"].environment
     assert env["JUPYTER_TOKEN_FILE"] == str(s.run_dir / "jupyter" / "token")
     tb = shlex.split(progs["tensorboard"].command)
-    assert "--port=6006" in tb and f"--logdir={tmp_path}/logs" in tb
+    assert "--port=6006" in tb and f"--logdir={tmp_path}/home/logs" in tb
     sshd = shlex.split(progs["sshd"].command)
     assert sshd == [s.get("sshd").exe, "-D", "-e", "-f", str(s.run_dir / "sshd_config")]
 
 
-def test_token_never_in_config(tmp_path):
-    s = settings(tmp_path, JUPYTER_TOKEN="s3cr3t-token-value")
+def test_token_never_in_config(tmp_path, settings):
+    s = settings(JUPYTER_TOKEN="s3cr3t-token-value")
     assert "s3cr3t-token-value" not in render(s)
 
 
-def test_socket_is_unix_and_private(tmp_path):
-    s = settings(tmp_path)
+def test_socket_is_unix_and_private(tmp_path, settings):
+    s = settings()
     opts = parse(tmp_path, render(s))
     (server,) = opts.configroot.supervisord.server_configs
     assert server["family"] == __import__("socket").AF_UNIX
@@ -83,8 +83,8 @@ def test_socket_is_unix_and_private(tmp_path):
     assert server["chmod"] == 0o700
 
 
-def test_extension_is_loaded_with_its_policy(tmp_path):
-    s = settings(tmp_path, DEEPDOCKER_ON_FATAL="exit")
+def test_extension_is_loaded_with_its_policy(tmp_path, settings):
+    s = settings(DEEPDOCKER_ON_FATAL="exit")
     opts = parse(tmp_path, render(s))
     factories = {name: (factory, cfg) for name, factory, cfg in opts.configroot.supervisord.rpcinterface_factories}
     factory, cfg = factories["deepdocker"]
@@ -92,19 +92,19 @@ def test_extension_is_loaded_with_its_policy(tmp_path):
     assert cfg == {"on_fatal": "exit"}
 
 
-def test_rstudio_renders(tmp_path):
-    s = with_rstudio(settings(tmp_path))
+def test_rstudio_renders(tmp_path, settings, stand_ins):
+    s = settings(SERVICES=ALL)
     progs = programs(parse(tmp_path, render(s)))
     argv = shlex.split(progs["rstudio"].command)
-    assert argv[0] == "/usr/lib/rstudio-server/bin/rserver"
+    assert argv[0] == str(stand_ins / "rserver")
     assert "--server-daemonize=0" in argv and "--www-port=8787" in argv
     assert "--server-health-check-enabled=1" in argv
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="switching users needs root")
-def test_root_drops_notebook_services_to_nb_user(tmp_path):
-    s = settings(tmp_path, NB_USER="nobody", NOTEBOOK_DIR=str(tmp_path))
-    progs = programs(parse(tmp_path, render(with_rstudio(s))))
+def test_root_drops_notebook_services_to_nb_user(tmp_path, settings):
+    s = settings(SERVICES=ALL, NB_USER="nobody", NOTEBOOK_DIR=str(tmp_path))
+    progs = programs(parse(tmp_path, render(s)))
     assert progs["jupyter"].uid is not None and progs["jupyter"].uid != 0
     assert progs["tensorboard"].uid == progs["jupyter"].uid
     # sshd and rserver switch users per login themselves.
@@ -112,14 +112,14 @@ def test_root_drops_notebook_services_to_nb_user(tmp_path):
     assert "--allow-root" not in progs["jupyter"].command
 
 
-def test_rstudio_login_stays_on_unless_disabled(tmp_path):
-    s = with_rstudio(settings(tmp_path))
+def test_rstudio_login_stays_on_unless_disabled(tmp_path, settings):
+    s = settings(SERVICES=ALL)
     assert "--auth-none=1" not in programs(parse(tmp_path, render(s)))["rstudio"].command
     s = dataclasses.replace(s, disable_auth=True)
     assert "--auth-none=1" in shlex.split(programs(parse(tmp_path, render(s)))["rstudio"].command)
 
 
-def test_rstudio_password_is_never_in_the_config(tmp_path):
-    s = with_rstudio(settings(tmp_path))
+def test_rstudio_password_is_never_in_the_config(tmp_path, settings):
+    s = settings(SERVICES=ALL)
     s = dataclasses.replace(s, rstudio_password="pw-for-rstudio-123")
     assert "pw-for-rstudio-123" not in render(s)

@@ -1,5 +1,3 @@
-import os
-
 import pytest
 
 from entrypoint.services import DEFAULT_SERVICES, REGISTRY
@@ -74,25 +72,21 @@ def test_ports_default_and_collide():
     assert parse_ports({"TENSORBOARD_PORT": "8888"}, ("jupyter",)) == {"jupyter": 8888}
 
 
-def base_env(tmp_path, **extra):
-    return {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "DEEPDOCKER_RUN_DIR": str(tmp_path / "run"), **extra}
-
-
-def test_from_env_resolves_programs_and_defaults(tmp_path):
-    s = from_env(base_env(tmp_path, SERVICES="jupyter,sshd"))
+def test_from_env_resolves_programs_and_defaults(base_env, stand_ins):
+    s = from_env({**base_env, "SERVICES": "jupyter,sshd"})
     assert s.names == ("jupyter", "sshd")
-    assert s.get("jupyter").port == 8888 and os.path.isabs(s.get("jupyter").exe)
-    assert s.get("sshd").exe.endswith("/sshd")
+    assert s.get("jupyter").port == 8888 and s.get("jupyter").exe == str(stand_ins / "jupyter-lab")
+    assert s.get("sshd").exe == str(stand_ins / "sshd")
     assert s.token_generated and len(s.jupyter_token) >= 32
-    assert s.notebook_dir == str(tmp_path)
+    assert s.notebook_dir == base_env["HOME"]
     assert s.on_fatal == "stay"
 
 
-def test_token_from_env_and_file(tmp_path):
-    assert from_env(base_env(tmp_path, JUPYTER_TOKEN="abc123")).jupyter_token == "abc123"
+def test_token_from_env_and_file(tmp_path, base_env):
+    assert from_env({**base_env, "JUPYTER_TOKEN": "abc123"}).jupyter_token == "abc123"
     f = tmp_path / "tok"
     f.write_text("fromfile\n")
-    s = from_env(base_env(tmp_path, JUPYTER_TOKEN_FILE=str(f)))
+    s = from_env({**base_env, "JUPYTER_TOKEN_FILE": str(f)})
     assert s.jupyter_token == "fromfile" and not s.token_generated
 
 
@@ -111,27 +105,27 @@ def test_token_from_env_and_file(tmp_path):
         ({"NB_USER": "no-such-user-here"}, "NB_USER"),
     ],
 )
-def test_bad_environment(tmp_path, env, var):
+def test_bad_environment(base_env, env, var):
     with pytest.raises(UsageError) as err:
-        from_env({**base_env(tmp_path, SERVICES="jupyter"), **env})
+        from_env({**base_env, "SERVICES": "jupyter", **env})
     assert str(err.value).startswith(f"{var}=")
     assert "accepted: " in str(err.value)
 
 
-def test_rstudio_password_generated_only_when_needed(tmp_path):
-    env = base_env(tmp_path, SERVICES="jupyter")
+def test_rstudio_password_generated_only_when_needed(base_env):
+    env = {**base_env, "SERVICES": "jupyter"}
     s = from_env(env)
     assert s.rstudio_password is None and not s.rstudio_password_generated
     s = from_env({**env, "PASSWORD": "my own pass"})
     assert s.rstudio_password == "my own pass"
 
 
-def test_password_replaces_the_generated_token(tmp_path):
-    s = from_env(base_env(tmp_path, SERVICES="jupyter", JUPYTER_PASSWORD="long pass phrase"))
+def test_password_replaces_the_generated_token(base_env):
+    s = from_env({**base_env, "SERVICES": "jupyter", "JUPYTER_PASSWORD": "long pass phrase"})
     assert s.jupyter_token == "" and not s.token_generated and s.jupyter_password == "long pass phrase"
 
 
-def test_tensorboard_listens_on_loopback_unless_public(tmp_path):
-    env = base_env(tmp_path, SERVICES="tensorboard")
+def test_tensorboard_listens_on_loopback_unless_public(base_env):
+    env = {**base_env, "SERVICES": "tensorboard"}
     assert from_env(env).get("tensorboard").bind == "127.0.0.1"
     assert from_env({**env, "TENSORBOARD_PUBLIC": "true"}).get("tensorboard").bind == "0.0.0.0"
