@@ -56,6 +56,10 @@ bench: venv ## Start/restart/stop times, health-probe cost, RSS: deepdocker besi
 bench-health: venv ## Cost of one deepdocker-health call beside `supervisorctl status`
 	cd bench && ../$(PY) health.py
 
+.PHONY: bench-liveness
+bench-liveness: venv ## Liveness watchdog: idle CPU on vs off, repair after SIGSTOP, no false alarm under load (MINUTES=10)
+	cd bench && ../$(PY) liveness.py $(or $(MINUTES),10)
+
 .PHONY: certs
 certs:
 	@if [ "$(TRUST_HOST_CAS)" = 1 ] && [ -f "$(HOST_CA_BUNDLE)" ]; then \
@@ -73,8 +77,12 @@ image-gpu: FRAMEWORKS ?= $(shell scripts/default-frameworks.sh $(TORCH_INDEX_GPU
 image-gpu: certs ## Build deepdocker:gpu (CUDA 13 / cuDNN 9 base; same knobs)
 	scripts/build-image.sh Dockerfile.gpu deepdocker:gpu "$(GPU_BASE_IMAGE)" $(IMAGE_ARGS)
 
+.PHONY: compose
+compose:
+	@$(COMPOSE) version >/dev/null 2>&1 || { echo "make run needs Docker Compose: apt-get install docker-compose (Debian), or Docker's compose plugin" >&2; exit 2; }
+
 .PHONY: run
-run: image ## Build deepdocker:cpu and run it with its default services (compose.yaml); Ctrl-C stops it
+run: compose image ## Build deepdocker:cpu and run it with its default services (compose.yaml); Ctrl-C stops it
 	@# Yours, so the notebook user takes your UID; made by root, it is opened like /tmp
 	@# instead, since the notebook user is never root.
 	@if [ ! -d sharedfolder ]; then mkdir sharedfolder && { [ "$$(id -u)" != 0 ] || chmod 1777 sharedfolder; }; fi

@@ -4,17 +4,22 @@
     deepdocker-entrypoint --print-config   print the rendered supervisord.conf; start and write nothing
     deepdocker-entrypoint CMD [ARG...]     run the services and CMD in the foreground on the terminal;
                                            when CMD ends, stop the services and exit with CMD's status
+    deepdocker-entrypoint jupyter notebook|lab|server [OPTION...]
+                                           the services, with that Jupyter as the supervised one
 
 Bad input: one line on stderr and exit status 2, before anything is written or started.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 import sys
+import time
 from collections.abc import Mapping
 
+from .command import jupyter_request
 from .paths import Paths
 from .prepare import prepare, probe_host
 from .render import render
@@ -47,13 +52,21 @@ def daemon_env(env: Mapping[str, str]) -> dict[str, str]:
 
 def announce(settings: Settings) -> None:
     say(f"services: {', '.join(settings.names) or 'none'}; run dir {settings.run_dir}")
+    if settings.nb_home != settings.account.home:
+        say(f"HOME for the notebook daemons: {settings.nb_home} ({settings.account.home} cannot be written)")
+    shared = settings.shared
+    if shared and shared.action == "adopt":
+        say(f"SHARED_DIR: {shared.note}")
+    elif shared and shared.action == "warn":
+        say(f"WARNING: SHARED_DIR: {shared.note}")
     jupyter = settings.get("jupyter")
     if jupyter and settings.token_generated:
         # Shown once, here; JUPYTER_TOKEN or JUPYTER_TOKEN_FILE choose a fixed one.
         host = probe_host(settings.bind)
+        page = (settings.jupyter_default_url or "/lab").lstrip("/")
         say(
             f"Jupyter token (generated, shown once): {settings.jupyter_token}  "
-            f"http://{host}:{jupyter.port}{settings.jupyter_base_url}lab?token={settings.jupyter_token}"
+            f"http://{host}:{jupyter.port}{settings.jupyter_base_url}{page}?token={settings.jupyter_token}"
         )
     for e in settings.enabled:
         var, name = e.service.public_var, e.service.name
@@ -80,7 +93,14 @@ def main(argv: list[str] | None = None) -> int:
         print(__doc__.strip())
         return 0
     try:
-        settings = from_env(os.environ)
+        request = jupyter_request(args)
+        settings = from_env(request.env(dict(os.environ)) if request else os.environ)
+        if request:
+            # The command was a Jupyter server: it is the supervised one, not a second one.
+            settings = dataclasses.replace(
+                settings, jupyter_default_url=request.default_url, jupyter_options=request.options
+            )
+            args = []
         text = render(settings)
     except UsageError as e:
         print(f"{PROG}: {e}", file=sys.stderr)
@@ -100,54 +120,149 @@ def main(argv: list[str] | None = None) -> int:
     return run_with_command(argv_sup, env, args)
 
 
+# After SIGTERM, the seconds a command has before SIGHUP (an interactive shell ignores SIGTERM,
+# and leaves on a hang-up, as when its terminal goes), then before SIGKILL.
+STOP_GRACE = 1.0
+# A supervisord that dies sooner than this after its start is started again only after a pause.
+RESPAWN_PAUSE = 1.0
+
+
 def run_with_command(argv_sup: list[str], env: dict[str, str], command: list[str]) -> int:
     """supervisord in the background, `command` in the foreground; this process reaps all."""
-    # A session of its own: Ctrl-C on the terminal reaches the command, not the daemons.
-    sup_pid = os.posix_spawn(argv_sup[0], argv_sup, env, setsid=True)
+    sup = Supervisord(argv_sup, env)
     try:
         cmd_pid = os.posix_spawnp(command[0], command, dict(os.environ))
     except OSError as e:
         print(f"{PROG}: cannot run {command[0]!r}: {e.strerror}", file=sys.stderr)
-        stop_and_reap(sup_pid)
+        sup.stop()
         return 127
 
+    escalation = [signal.SIGHUP, signal.SIGKILL]
+
     def forward(signum: int, _frame: object) -> None:
-        for pid in (cmd_pid, sup_pid):
-            try:
-                os.kill(pid, signum)
-            except ProcessLookupError:
-                pass
+        sup.stopping = True
+        for pid in (cmd_pid, sup.pid):
+            _kill(pid, signum)
+        if signum == signal.SIGTERM:
+            signal.setitimer(signal.ITIMER_REAL, STOP_GRACE)
+
+    def escalate(_signum: int, _frame: object) -> None:
+        if escalation:
+            _kill(cmd_pid, escalation.pop(0))
+            signal.setitimer(signal.ITIMER_REAL, STOP_GRACE)
 
     for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT):
         signal.signal(sig, forward)
+    signal.signal(signal.SIGALRM, escalate)
     # The terminal's Ctrl-C goes to the foreground command; this process waits it out.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
-    status = reap_until(cmd_pid)
-    stop_and_reap(sup_pid)
+    sup_status = 0
+    while True:
+        pid, status = _wait_any()
+        if pid in (cmd_pid, -1):
+            break
+        if pid == sup.pid and not sup.stopping:
+            if os.WIFSIGNALED(status):  # killed from outside: its daemons are unsupervised
+                sup.died(status)
+            else:  # it ended by itself (DEEPDOCKER_ON_FATAL=exit): so does the command
+                sup.stopping, sup.pid, sup_status = True, -1, os.waitstatus_to_exitcode(status)
+                forward(signal.SIGTERM, None)
+    signal.setitimer(signal.ITIMER_REAL, 0)
+    sup.stop()
     if status < 0:
         return 1
     code = os.waitstatus_to_exitcode(status)
-    return 128 - code if code < 0 else code  # killed by signal N: 128+N, as shells do
+    return sup_status or (128 - code if code < 0 else code)  # killed by signal N: 128+N, as shells do
 
 
-def reap_until(target: int) -> int:
-    """Reap every child (we may be PID 1: orphans land here) until `target` exits."""
-    while True:
-        try:
-            pid, status = os.waitpid(-1, 0)
-        except ChildProcessError:
-            return -1
-        if pid == target:
-            return status
+class Supervisord:
+    """supervisord in a session of its own (Ctrl-C on the terminal reaches the command, not the
+    daemons), started again if it dies while the command runs, its orphaned daemons first stopped."""
+
+    def __init__(self, argv: list[str], env: dict[str, str]) -> None:
+        self.argv, self.env = argv, env
+        # True once asked to stop, or once it stopped by itself: not started again.
+        self.stopping = False
+        self.start()
+
+    def start(self) -> None:
+        self.started = time.monotonic()
+        self.pid = os.posix_spawn(self.argv[0], self.argv, self.env, setsid=True)
+
+    def died(self, status: int) -> None:
+        say(f"supervisord ended ({_describe(status)}): stopping the daemons it left and starting it again")
+        _stop_session(self.pid)
+        if time.monotonic() - self.started < RESPAWN_PAUSE:
+            time.sleep(RESPAWN_PAUSE)
+        self.start()
+
+    def stop(self) -> None:
+        if self.pid < 0 or _sid(self.pid) is None:
+            return  # already ended and reaped
+        _kill(self.pid, signal.SIGTERM)
+        while True:
+            pid, _ = _wait_any()
+            if pid in (self.pid, -1):
+                return
 
 
-def stop_and_reap(sup_pid: int) -> None:
-    try:
-        os.kill(sup_pid, signal.SIGTERM)
-    except ProcessLookupError:
+def _kill(pid: int, signum: int) -> None:
+    if pid <= 0:  # never -1 (every process) or 0 (our group): a child that is gone
         return
-    reap_until(sup_pid)
+    try:
+        os.kill(pid, signum)
+    except ProcessLookupError:
+        pass
+
+
+def _wait_any() -> tuple[int, int]:
+    """Reap any child (as PID 1, orphans land here): (pid, status), or (-1, -1) when none is left."""
+    try:
+        return os.waitpid(-1, 0)
+    except ChildProcessError:
+        return -1, -1
+
+
+def _describe(status: int) -> str:
+    code = os.waitstatus_to_exitcode(status)
+    return f"killed by signal {-code}" if code < 0 else f"exit status {code}"
+
+
+def _stop_session(sid: int) -> None:
+    """SIGTERM, then SIGKILL, to every process left in session `sid` (supervisord's daemons)."""
+    for signum in (signal.SIGTERM, signal.SIGKILL):
+        left = [pid for pid in _pids() if _sid(pid) == sid]
+        for pid in left:
+            _kill(pid, signum)
+        deadline = time.monotonic() + STOP_GRACE
+        while left and time.monotonic() < deadline:
+            _reap_nohang()
+            left = [pid for pid in left if _sid(pid) == sid]
+            time.sleep(0.02)
+        if not left:
+            return
+
+
+def _pids() -> list[int]:
+    return [int(name) for name in os.listdir("/proc") if name.isdigit() and int(name) != os.getpid()]
+
+
+def _sid(pid: int) -> int | None:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            fields = f.read().rsplit(b")", 1)[1].split()
+        return None if fields[0] == b"Z" else int(fields[3])  # state, ppid, pgrp, session
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def _reap_nohang() -> None:
+    try:
+        while os.waitpid(-1, os.WNOHANG)[0] > 0:
+            pass
+    except ChildProcessError:
+        pass
 
 
 if __name__ == "__main__":

@@ -1,8 +1,20 @@
 """The one error bad input raises."""
 
+# Enough of a value to recognise it; a 100 kB value is not echoed whole.
+SHOWN = 80
+
+
+def shown(value: str) -> str:
+    """A value as one printable line: repr escapes control characters and undecodable bytes."""
+    text = repr(value[:SHOWN])
+    return text if len(value) <= SHOWN else f"{text}... ({len(value)} characters)"
+
 
 class UsageError(Exception):
-    """Bad input. Its message is one line naming the variable, the value and what is accepted."""
+    """Bad input. Its message is one line naming the variable, the value and what is accepted.
 
-    def __init__(self, var: str, value: str, problem: str, accepted: str):
-        super().__init__(f"{var}={value!r}: {problem}; accepted: {accepted}")
+    A secret's value is never shown, not even a part of it.
+    """
+
+    def __init__(self, var: str, value: str, problem: str, accepted: str, secret: bool = False):
+        super().__init__(f"{var}={'(hidden)' if secret else shown(value)}: {problem}; accepted: {accepted}")

@@ -39,7 +39,8 @@ class Paths:
 
     @property
     def jupyter_config(self) -> Path:
-        return self.jupyter_dir / "config.json"
+        """In a folder of its own on JUPYTER_CONFIG_PATH: `--config` would hide every other config file."""
+        return self.jupyter_dir / "config" / "jupyter_server_config.json"
 
     @property
     def jupyter_runtime(self) -> Path:

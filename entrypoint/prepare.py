@@ -1,7 +1,10 @@
 """Validated Settings -> the files supervisord and the daemons need. Runs after validation.
 
 Everything goes under DEEPDOCKER_RUN_DIR (and SSH_HOST_KEY_DIR); nothing of the host's
-own configuration is touched. Files are written whole (temporary file + rename).
+own configuration is touched. Files are written whole: a new file of a random name (never
+an existing one, never through a link), then renamed over the old. The folders the notebook
+user owns are made afresh at every start, so nothing it left there (a link, a file of an old
+UID) can get in the way of the next one.
 """
 
 from __future__ import annotations
@@ -9,26 +12,30 @@ from __future__ import annotations
 import json
 import os
 import pwd
+import shutil
+import stat
 import subprocess
+import tempfile
 from pathlib import Path
 
-from . import users
+from . import users, values
 from .paths import Paths
-from .settings import Enabled, Settings
+from .settings import SSHD_PRIVSEP, Enabled, Settings
 
 
 def write_file(path: Path, text: str, mode: int, owner: str | None = None) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, mode)
+    # mkstemp: O_CREAT | O_EXCL under a random name, so nothing planted is opened.
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
         with os.fdopen(fd, "w") as f:
+            os.fchmod(f.fileno(), mode)
+            if owner:
+                entry = pwd.getpwnam(owner)
+                os.fchown(f.fileno(), entry.pw_uid, entry.pw_gid)
             f.write(text)
-        os.chmod(tmp, mode)
-        if owner:
-            chown(tmp, owner)
         os.replace(tmp, path)
     except BaseException:
-        tmp.unlink(missing_ok=True)
+        os.unlink(tmp)
         raise
 
 
@@ -46,6 +53,19 @@ def make_dir(path: Path, mode: int, owner: str | None = None) -> None:
         chown(path, owner)
 
 
+def fresh_dir(path: Path, mode: int) -> None:
+    """An empty folder of this process's own at `path`, whatever was there (a link is removed, not followed)."""
+    try:
+        if stat.S_ISDIR(os.lstat(path).st_mode):
+            shutil.rmtree(path)  # removes links as links (Linux: fd-based, no race to follow)
+        else:
+            path.unlink()
+    except FileNotFoundError:
+        pass
+    path.mkdir(mode)
+    os.chmod(path, mode)
+
+
 def probe_host(bind: str) -> str:
     """Where a local probe connects when daemons listen on `bind`."""
     if bind == "0.0.0.0":
@@ -58,9 +78,12 @@ def probe_host(bind: str) -> str:
 def state(settings: Settings) -> str:
     """What deepdocker-health reads: a tab-separated file it can read without imports.
 
-    'socket<TAB>path', then one 'name<TAB>probe<TAB>host<TAB>port<TAB>target' line per service.
+    'socket<TAB>path', then one 'name<TAB>probe<TAB>host<TAB>port<TAB>target' line per service,
+    and a 'note<TAB>text' line for each thing at start a person should know.
     """
     lines = [f"socket\t{Paths(settings.run_dir).socket}"]
+    if settings.shared and settings.shared.action == "warn":
+        lines.append(f"note\tSHARED_DIR: {settings.shared.note}")
     for e in settings.enabled:
         host = probe_host(e.bind)
         probe = e.service.probe
@@ -90,9 +113,12 @@ def sshd_config(settings: Settings, e: Enabled, paths: Paths) -> str:
         f"AllowUsers {settings.nb_user}",
         "PrintMotd no",
         # The notebook's PATH (Python, R, Jupyter) in every session, login shell or not.
-        f"SetEnv PATH={os.environ.get('PATH', '/usr/local/bin:/usr/bin:/bin')}",
+        f'SetEnv "PATH={os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin")}"',
         "Subsystem sftp internal-sftp",
     ]
+    for line in lines:  # validated in settings; a line break here would be config of its own
+        if values.problem(line):
+            raise values.UnsafeValue(f"not validated before writing sshd_config: {line!r}")
     return "\n".join(lines) + "\n"
 
 
@@ -109,7 +135,7 @@ def prepare_sshd(settings: Settings, e: Enabled, paths: Paths) -> None:
         )
     if settings.is_root:
         # OpenSSH's privilege-separation directory; Debian's package expects it.
-        make_dir(Path("/run/sshd"), 0o755)
+        make_dir(Path(SSHD_PRIVSEP), 0o755)
     keys = settings.ssh_authorized_keys.strip()
     write_file(paths.authorized_keys, keys + "\n" if keys else "", 0o644)
     write_file(paths.sshd_config, sshd_config(settings, e, paths), 0o600)
@@ -144,11 +170,16 @@ def jupyter_config(settings: Settings, e: Enabled) -> dict:
 
 
 def prepare_jupyter(settings: Settings, e: Enabled, paths: Paths) -> None:
-    make_dir(paths.jupyter_dir, 0o700, e.user)
-    make_dir(paths.jupyter_runtime, 0o700, e.user)
-    # Read through JUPYTER_TOKEN_FILE and --config: no secret in argv or supervisord.conf.
+    # Made afresh by root, filled, and only then handed to the notebook user.
+    fresh_dir(paths.jupyter_dir, 0o700)
+    for folder in (paths.jupyter_runtime, paths.jupyter_config.parent):
+        folder.mkdir(0o700)
+    # Read through JUPYTER_TOKEN_FILE and JUPYTER_CONFIG_PATH: no secret in argv or supervisord.conf.
     write_file(paths.jupyter_token, settings.jupyter_token, 0o600, e.user)
     write_file(paths.jupyter_config, json.dumps(jupyter_config(settings, e), indent=1), 0o600, e.user)
+    if e.user:
+        for folder in (paths.jupyter_runtime, paths.jupyter_config.parent, paths.jupyter_dir):
+            chown(folder, e.user)
 
 
 def prepare_rstudio(settings: Settings, e: Enabled, paths: Paths) -> None:
@@ -167,10 +198,14 @@ def prepare(settings: Settings, config_text: str) -> Paths:
     paths = Paths(settings.run_dir)
     if settings.is_root:
         users.apply(settings.account)
+    if settings.shared and settings.shared.action == "adopt":
+        users.adopt(settings.shared, settings.account)
     # 0711: daemons running as the notebook user reach their own subfolder, list nothing.
     make_dir(paths.run_dir, 0o711)
     if settings.nb_home.startswith(str(paths.run_dir)):
+        # The notebook user's home when its own cannot be written (--read-only, an arbitrary UID).
         make_dir(Path(settings.nb_home), 0o700)
+        os.chown(settings.nb_home, settings.account.uid, settings.account.gid)
     for e in settings.enabled:
         preparer = PREPARERS.get(e.service.name)
         if preparer:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import jinja2
 
+from . import values
 from .paths import Paths
 from .settings import Settings
 
@@ -27,20 +28,34 @@ def template_dir() -> Path:
     raise FileNotFoundError(f"supervisord.conf.j2 not found in: {', '.join(map(str, candidates))}")
 
 
+def _line(value: object) -> str:
+    """What every filter starts with: text that stays on its own line of the INI file, whole."""
+    text = str(value)
+    if values.ini_problem(text):
+        raise values.UnsafeValue(f"not validated before rendering: {text!r}")
+    return text
+
+
 def _arg(value: object) -> str:
     """One shell-quoted argument; '%' doubled since supervisord expands %(name)s."""
-    return shlex.quote(str(value)).replace("%", "%%")
+    return shlex.quote(_line(value)).replace("%", "%%")
 
 
 def _path(value: object) -> str:
-    """A path setting: taken verbatim by supervisord, apart from %-expansion."""
-    return str(value).replace("%", "%%")
+    """A path setting: taken verbatim by supervisord, apart from %-expansion and white space at its ends."""
+    text = _line(value)
+    if text != text.strip():
+        raise values.UnsafeValue(f"not validated before rendering: {text!r}")
+    return text.replace("%", "%%")
 
 
 def _env(value: object) -> str:
-    """A value for supervisord's environment= (a comma-separated KEY="value" list)."""
-    text = str(value).replace("\\", "\\\\").replace('"', '\\"').replace("%", "%%")
-    return f'"{text}"'
+    """A value for supervisord's environment= (KEY="value",...), split by a non-POSIX shlex
+    that knows no escapes: a double quote cannot be written at all."""
+    text = _line(value)
+    if '"' in text:
+        raise values.UnsafeValue(f"not validated before rendering: {text!r}")
+    return '"' + text.replace("%", "%%") + '"'
 
 
 def environment() -> jinja2.Environment:

@@ -25,6 +25,28 @@ class Probe:
 
 
 @dataclass(frozen=True)
+class Liveness:
+    """When a daemon that answered its probe stops answering, it is hung: restart it.
+
+    Looked at every second from its start until it first answers its probe, then every
+    `interval` seconds. `failures` failed probes in a row restart it: SIGTERM and SIGCONT to its
+    process group, SIGKILL `kill_after` seconds later. Until its first answer, failures count
+    only once `grace` seconds have passed since its start (a slow start is not a hang; under
+    load TensorBoard has needed 30 s). More than `restarts` such restarts within `window`
+    seconds make it FATAL (then DEEPDOCKER_ON_FATAL decides).
+    """
+
+    interval: float = 10.0
+    failures: int = 3
+    grace: float = 60.0
+    restarts: int = 3
+    window: float = 600.0
+    # A probe slower than this is a failed one; under full load Jupyter answers /api in well under 1 s.
+    timeout: float = 3.0
+    kill_after: float = 2.0
+
+
+@dataclass(frozen=True)
 class Service:
     name: str
     # Executable looked up on PATH, then in `search_dirs`.
@@ -48,6 +70,9 @@ class Service:
     # for the README's table. The template does the reading.
     knobs: dict[str, str] = field(default_factory=dict)
     summary: str = ""
+    # None: no liveness restarts (a listening socket says nothing about a hung sshd: the
+    # kernel accepts its connections).
+    liveness: Liveness | None = Liveness()
 
 
 REGISTRY: dict[str, Service] = {
@@ -95,6 +120,7 @@ REGISTRY: dict[str, Service] = {
             probe=Probe("listen"),
             runs_as="root",
             search_dirs=("/usr/sbin", "/usr/local/sbin"),
+            liveness=None,
             knobs={"SSH_AUTHORIZED_KEYS": "(none)", "SSH_HOST_KEY_DIR": "$DEEPDOCKER_RUN_DIR/sshd"},
             summary="OpenSSH server, key login only",
         ),

@@ -10,13 +10,16 @@ import os
 import re
 import secrets
 import shutil
+import socket
+import stat
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from healthchecks.rundir import STATE_FILE
 from healthchecks.rundir import run_dir as default_run_dir
 
-from . import users
+from . import users, values
 from .errors import UsageError
 from .services import DEFAULT_SERVICES, REGISTRY, Service
 from .sshkeys import key_problem
@@ -24,6 +27,43 @@ from .sshkeys import key_problem
 __all__ = ["Enabled", "Settings", "UsageError", "from_env"]
 
 ON_FATAL_CHOICES = ("stay", "exit")
+# Every variable deepdocker reads (README, "Environment variables"), besides the registry's port
+# and public switches. Each one that is set is checked for what a config line can hold first.
+VARIABLES = (
+    "SERVICES",
+    "DEEPDOCKER_BIND",
+    "DEEPDOCKER_RUN_DIR",
+    "DEEPDOCKER_ON_FATAL",
+    "DEEPDOCKER_LIVENESS",
+    "JUPYTER_TOKEN",
+    "JUPYTER_TOKEN_FILE",
+    "JUPYTER_PASSWORD",
+    "JUPYTER_PASSWORD_FILE",
+    "JUPYTER_BASE_URL",
+    "NOTEBOOK_DIR",
+    "TENSORBOARD_LOGDIR",
+    "PASSWORD",
+    "PASSWORD_FILE",
+    "DISABLE_AUTH",
+    "NB_USER",
+    "NB_UID",
+    "NB_GID",
+    "SHARED_DIR",
+    "SSH_AUTHORIZED_KEYS",
+    "SSH_HOST_KEY_DIR",
+    # Not deepdocker's, but they reach config files: HOME (the daemons' environment) and PATH (sshd's SetEnv).
+    "HOME",
+    "PATH",
+)
+SECRETS = ("JUPYTER_TOKEN", "JUPYTER_PASSWORD", "PASSWORD")
+# A token is all that stands between the network and a notebook: not one a person could guess.
+MIN_TOKEN = 8
+# A secret file is a few bytes: /dev/zero or a log file is a mistake, not a secret.
+MAX_SECRET_FILE = 64 * 1024
+# OpenSSH's privilege-separation folder (Debian's build), made at start when sshd runs as root.
+SSHD_PRIVSEP = "/run/sshd"
+# sockaddr_un's sun_path holds 108 bytes, its terminating NUL included.
+MAX_SOCKET_PATH = 107
 
 
 @dataclass(frozen=True)
@@ -66,6 +106,12 @@ class Settings:
     ssh_authorized_keys: str
     on_fatal: str
     is_root: bool
+    # Liveness restarts of hung daemons (entrypoint.watchdog); DEEPDOCKER_LIVENESS=false turns them off.
+    liveness: bool = True
+    shared: users.SharedFolder | None = None
+    # From a `jupyter notebook ...` command (entrypoint.command): its page and extra options.
+    jupyter_default_url: str = ""
+    jupyter_options: tuple[str, ...] = ()
 
     @property
     def nb_user(self) -> str:
@@ -156,38 +202,75 @@ def parse_ports(env: Mapping[str, str], names: tuple[str, ...]) -> dict[str, int
     seen: dict[int, str] = {}
     for name, port in ports.items():
         if port in seen:
-            other = REGISTRY[seen[port]].port_var
-            var = REGISTRY[name].port_var
-            raise UsageError(var, str(port), f"same port as {other}", "a port no other enabled service uses")
+            # Name the variable the user set, not the default it ran into.
+            var, other = REGISTRY[name].port_var, REGISTRY[seen[port]].port_var
+            if var not in env:
+                var, other = other, var
+            where = f"{other}'s default" if other not in env else other
+            raise UsageError(var, str(port), f"same port as {where}", "a port no other enabled service uses")
         seen[port] = name
     return ports
 
 
-def read_secret(env: Mapping[str, str], var: str, spaces: bool = False) -> str | None:
+def read_secret(env: Mapping[str, str], var: str, reader: users.Account, spaces: bool = False) -> str | None:
     """VAR, or the contents of the file named by VAR_FILE (Docker/Kubernetes secrets).
 
     Tokens travel in URLs and headers: no white space. Passwords (spaces=True) may have it.
+    The file is read as `reader` (the notebook user) could read it: no root-only file passes.
     """
     file_var = f"{var}_FILE"
     if var in env and file_var in env:
         raise UsageError(file_var, env[file_var], f"{var} is set too", f"either {var} or {file_var}, not both")
     if file_var in env:
-        path = env[file_var]
-        try:
-            value = Path(path).read_text().strip()
-        except OSError as e:
-            raise UsageError(file_var, path, f"cannot read it ({e.strerror})", "a readable file") from None
+        value = _secret_file(file_var, env[file_var], reader).strip()
         if not value:
-            raise UsageError(file_var, path, "the file is empty", "a file holding the secret")
-        return value
-    if var in env:
+            raise UsageError(file_var, env[file_var], "the file is empty", "a file holding the secret")
+
+        def bad(problem: str, accepted: str) -> UsageError:  # names the file, never its contents
+            return UsageError(file_var, env[file_var], f"what it holds {problem}", accepted)
+    elif var in env:
         value = env[var]
         if not value.strip():
-            raise UsageError(var, value, "empty", "a non-empty value")
-        if not spaces and any(c.isspace() for c in value):
-            raise UsageError(var, value, "contains white space", "a token without spaces")
-        return value
-    return None
+            raise UsageError(var, value, "empty", "a non-empty value", secret=True)
+
+        def bad(problem: str, accepted: str) -> UsageError:
+            return UsageError(var, value, problem, accepted, secret=True)
+    else:
+        return None
+    found = values.problem(value)
+    if found:
+        raise bad(f"contains {found}", "printable UTF-8 characters")
+    if not spaces and any(c.isspace() for c in value):
+        raise bad("contains white space", "a token without spaces or newlines")
+    if not spaces and len(value) < MIN_TOKEN:
+        raise bad("is too short", f"a token of at least {MIN_TOKEN} characters")
+    if len(value) > values.MAX_TEXT:
+        raise bad("is too long", f"at most {values.MAX_TEXT} characters")
+    return value
+
+
+def _secret_file(var: str, path: str, reader: users.Account) -> str:
+    values.text(var, path, limit=values.MAX_PATH, what="a path")
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY)
+    except OSError as e:
+        raise UsageError(var, path, f"cannot read it ({e.strerror})", "a readable file") from None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise UsageError(var, path, "not a regular file", "a file holding the secret")
+        if st.st_size > MAX_SECRET_FILE:
+            raise UsageError(var, path, f"{st.st_size} bytes", f"a file of at most {MAX_SECRET_FILE} bytes")
+        if not users.readable_by(st, reader.uid, reader.gid):
+            why = f"{reader.name} (uid {reader.uid}) may not read it"
+            raise UsageError(var, path, why, "a file the notebook user may read (a Docker or Kubernetes secret)")
+        data = os.read(fd, MAX_SECRET_FILE + 1)
+    finally:
+        os.close(fd)
+    try:
+        return data.decode()
+    except UnicodeDecodeError:
+        raise UsageError(var, path, "the file is not UTF-8 text", "a file of UTF-8 text") from None
 
 
 def parse_bool(var: str, raw: str | None) -> bool:
@@ -213,26 +296,135 @@ def parse_authorized_keys(raw: str) -> str:
 
 def parse_bind(raw: str) -> str:
     try:
-        ipaddress.ip_address(raw)
+        address = ipaddress.ip_address(raw)
     except ValueError:
         raise UsageError("DEEPDOCKER_BIND", raw, "not an IP address", "an IPv4 or IPv6 address, e.g. 0.0.0.0") from None
+    # An address this host does not have, or IPv6 where it is off (Docker's default): every
+    # daemon would fail to listen, and only after a minute of retries.
+    family = socket.AF_INET6 if address.version == 6 else socket.AF_INET
+    try:
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.bind((raw, 0))
+    except OSError as e:
+        accepted = "an address of this host or container, e.g. 0.0.0.0 (Docker turns IPv6 off unless asked)"
+        raise UsageError("DEEPDOCKER_BIND", raw, f"cannot listen there ({e.strerror})", accepted) from None
+    if address.is_unspecified and address.version == 6 and not _ipv6_outside():
+        # bind("::") works with IPv6 off, and the daemons (tornado) then listen on IPv6 alone:
+        # nothing Docker forwards (IPv4) would reach them.
+        accepted = "0.0.0.0 (IPv4), or :: where the network has IPv6 (docker run --ipv6 / an IPv6 network)"
+        raise UsageError("DEEPDOCKER_BIND", raw, "no IPv6 address here but loopback", accepted)
     return raw
 
 
+def _ipv6_outside() -> bool:
+    """Whether any interface but loopback has an IPv6 address (Linux: /proc/net/if_inet6)."""
+    try:
+        with open("/proc/net/if_inet6") as f:
+            return any(line.split()[-1] != "lo" for line in f if line.strip())
+    except OSError:
+        return False
+
+
+MAX_BASE_URL = 512
+
+
 def parse_base_url(raw: str) -> str:
-    if not re.fullmatch(r"/([A-Za-z0-9._~-]+/)*", raw if raw.endswith("/") else raw + "/"):
-        raise UsageError("JUPYTER_BASE_URL", raw, "not a URL path", "a path such as / or /user/me/")
-    return raw if raw.endswith("/") else raw + "/"
+    url = raw if raw.endswith("/") else raw + "/"
+    segments = url.strip("/").split("/") if url != "/" else []
+    if (
+        len(url) > MAX_BASE_URL
+        or not re.fullmatch(r"/([A-Za-z0-9._~-]+/)*", url)
+        or any(seg in (".", "..") for seg in segments)
+    ):
+        accepted = f"a path such as / or /user/me/ (letters, digits, ._~-; no . or .. parts; at most {MAX_BASE_URL})"
+        raise UsageError("JUPYTER_BASE_URL", raw, "not a URL path", accepted)
+    return url
+
+
+def parse_run_dir(raw: str) -> Path:
+    values.plain_path("DEEPDOCKER_RUN_DIR", raw)
+    run_dir = Path(raw)
+    socket_path = run_dir / "supervisor.sock"
+    if len(os.fsencode(socket_path)) > MAX_SOCKET_PATH:
+        raise UsageError(
+            "DEEPDOCKER_RUN_DIR",
+            raw,
+            f"too long for a unix socket path ({socket_path})",
+            f"a path of at most {MAX_SOCKET_PATH - len('/supervisor.sock')} bytes",
+        )
+    _check_folder("DEEPDOCKER_RUN_DIR", run_dir)
+    if run_dir.exists():
+        accepted = "a new folder, an empty one, or one an earlier start made (it is re-moded and written)"
+        if run_dir.stat().st_uid != os.geteuid():
+            raise UsageError("DEEPDOCKER_RUN_DIR", raw, "belongs to someone else", accepted)
+        if any(run_dir.iterdir()) and not (run_dir / STATE_FILE).is_file():
+            raise UsageError("DEEPDOCKER_RUN_DIR", raw, "a folder with other things in it", accepted)
+    return run_dir
+
+
+def _check_folder(var: str, path: Path) -> None:
+    """A folder deepdocker may make and write: every part of the path that exists is a real
+    folder, and the first of them is on a file system that can be written."""
+    for part in (path, *path.parents):
+        if part.is_symlink() and part == path:
+            raise UsageError(var, str(path), "a symbolic link", "a folder, not a link to one")
+        if part.exists():
+            if not part.is_dir():
+                raise UsageError(var, str(path), f"{part} is not a directory", "a path deepdocker can make folders in")
+            if read_only(str(part)):
+                accepted = "a writable folder (docker run --read-only: mount a volume or --tmpfs there)"
+                raise UsageError(var, str(path), f"{part} is on a read-only file system", accepted)
+            return
+
+
+def read_only(path: str) -> bool:
+    return bool(os.statvfs(path).f_flag & os.ST_RDONLY)
+
+
+def _inside(path: str, folder: str | None) -> bool:
+    if not folder:
+        return False
+    path, folder = os.path.realpath(path), os.path.realpath(folder)
+    return path == folder or path.startswith(folder.rstrip("/") + "/")
+
+
+def check_values(env: Mapping[str, str]) -> None:
+    """What every set variable may hold at all, before any of them means anything."""
+    switches = [s.public_var for s in REGISTRY.values() if s.public_var]
+    for var in (*VARIABLES, *(s.port_var for s in REGISTRY.values()), *switches):
+        raw = env.get(var)
+        if raw is None:
+            continue
+        if var == "SSH_AUTHORIZED_KEYS":
+            for line in raw.split("\n"):
+                values.text(var, line, what="lines")
+        else:
+            values.text(var, raw, secret=var in SECRETS, limit=values.MAX_TEXT * (4 if var == "PATH" else 1))
 
 
 def from_env(env: Mapping[str, str], path: str | None = None) -> Settings:
     """Validate every input; raise UsageError on the first bad one."""
+    check_values(env)
     is_root = os.geteuid() == 0
     available = installed(path if path is not None else env.get("PATH"))
     names = parse_services(env.get("SERVICES"), available)
     ports = parse_ports(env, names)
     bind = parse_bind(env.get("DEEPDOCKER_BIND", "0.0.0.0"))
+    if "NB_USER" in env and not re.fullmatch(r"[a-z_][a-z0-9_.-]{0,31}", env["NB_USER"]):
+        raise UsageError("NB_USER", env["NB_USER"], "not an account name", "a name such as jovyan")
+    if is_root and env.get("NB_USER") == "root":
+        raise UsageError("NB_USER", "root", "the notebook user is never root", "an existing account other than root")
     account = users.resolve(env, is_root)
+    if account.remap and read_only("/etc"):
+        var = "NB_UID" if "NB_UID" in env else "NB_GID" if "NB_GID" in env else "SHARED_DIR"
+        raise UsageError(
+            var,
+            env.get(var, ""),
+            f"{account.name} would take uid {account.uid} / gid {account.gid}, but /etc is read-only",
+            "a writable root file system, or NB_UID/NB_GID the image's own (docker run --read-only)",
+        )
+    shared_path = users.shared_dir(env)
+    shared = users.shared_folder(shared_path, account, is_root)
     if "sshd" in names and not is_root and str(account.uid) == account.name:
         raise UsageError(
             "SERVICES",
@@ -241,34 +433,57 @@ def from_env(env: Mapping[str, str], path: str | None = None) -> Settings:
             "root, or a uid with a passwd entry",
         )
 
-    run_dir = Path(default_run_dir(env))
-    if not run_dir.is_absolute() or re.search(r"[;\x00-\x1f]", str(run_dir)):
-        raise UsageError(
-            "DEEPDOCKER_RUN_DIR",
-            str(run_dir),
-            "not a usable path",
-            "an absolute path without ';' or control characters",
-        )
+    run_dir = parse_run_dir(default_run_dir(env))
+    if _inside(str(run_dir), shared_path):
+        # deepdocker's secrets would land in the user's folder. Name the variable that was set.
+        if env.get("DEEPDOCKER_RUN_DIR"):
+            raise UsageError(
+                "DEEPDOCKER_RUN_DIR", str(run_dir), "inside SHARED_DIR", "a folder of its own, e.g. /run/deepdocker"
+            )
+        raise UsageError("SHARED_DIR", str(shared_path), f"holds the run dir {run_dir}", "a folder of the user's")
 
     on_fatal = env.get("DEEPDOCKER_ON_FATAL", "stay").strip().lower()
     if on_fatal not in ON_FATAL_CHOICES:
         raise UsageError("DEEPDOCKER_ON_FATAL", on_fatal, "unknown policy", " or ".join(ON_FATAL_CHOICES))
 
-    token = read_secret(env, "JUPYTER_TOKEN")
-    password = read_secret(env, "JUPYTER_PASSWORD", spaces=True)
-    rstudio_password = read_secret(env, "PASSWORD", spaces=True)
+    token = read_secret(env, "JUPYTER_TOKEN", account)
+    password = read_secret(env, "JUPYTER_PASSWORD", account, spaces=True)
+    rstudio_password = read_secret(env, "PASSWORD", account, spaces=True)
     disable_auth = parse_bool("DISABLE_AUTH", env.get("DISABLE_AUTH"))
     # Checked whether or not the service is enabled: a typo is a typo.
     public = {n: s.public_var is None or parse_bool(s.public_var, env.get(s.public_var)) for n, s in REGISTRY.items()}
+    base_url = parse_base_url(env.get("JUPYTER_BASE_URL", "/"))
 
+    if not is_root and "HOME" in env:
+        values.path("HOME", env["HOME"])
     # A remapped account gets its home chowned at start (users.apply).
     home_ok = os.path.isdir(account.home) and (
         account.remap or users.writable_by(account.home, account.uid, account.gid)
     )
     nb_home = account.home if home_ok else str(run_dir / "home")
-    notebook_dir = env.get("NOTEBOOK_DIR") or (account.home if home_ok else env.get("SHARED_DIR") or nb_home)
-    if "jupyter" in names and env.get("NOTEBOOK_DIR") and not os.path.isdir(notebook_dir):
-        raise UsageError("NOTEBOOK_DIR", notebook_dir, "not a directory", "an existing directory")
+    # Else the shared folder, where the notebook user can write it (not under --read-only).
+    fallback = shared.path if shared is not None and shared.action in ("ok", "adopt") else nb_home
+    notebook_dir = env.get("NOTEBOOK_DIR") or (account.home if home_ok else fallback)
+    if "jupyter" in names and env.get("NOTEBOOK_DIR"):
+        values.path("NOTEBOOK_DIR", notebook_dir)
+        if not os.path.isdir(notebook_dir):
+            raise UsageError("NOTEBOOK_DIR", notebook_dir, "not a directory", "an existing directory")
+        if not users.listable_by(notebook_dir, account.uid, account.gid):
+            raise UsageError(
+                "NOTEBOOK_DIR",
+                notebook_dir,
+                f"{account.name} (uid {account.uid}) may not open it",
+                "a folder the notebook user may read",
+            )
+    logdir = env.get("TENSORBOARD_LOGDIR") or os.path.join(notebook_dir, "logs")
+    values.config("TENSORBOARD_LOGDIR", logdir, what="a folder or URL")
+    host_key_dir = Path(values.plain_path("SSH_HOST_KEY_DIR", env.get("SSH_HOST_KEY_DIR") or str(run_dir / "sshd")))
+    _check_folder("SSH_HOST_KEY_DIR", host_key_dir)
+    if "sshd" in names:
+        values.config("PATH", env.get("PATH", ""), limit=values.MAX_TEXT * 4, what="a PATH")
+        if is_root and not os.path.isdir(SSHD_PRIVSEP) and read_only(os.path.dirname(SSHD_PRIVSEP)):
+            accepted = "a writable /run for OpenSSH's /run/sshd (docker run --read-only: add --tmpfs /run)"
+            raise UsageError("SERVICES", env.get("SERVICES", ""), "sshd, with /run read-only", accepted)
 
     enabled = []
     for name in names:
@@ -291,10 +506,12 @@ def from_env(env: Mapping[str, str], path: str | None = None) -> Settings:
         rstudio_password=secrets.token_urlsafe(12) if rstudio_generated else rstudio_password,
         rstudio_password_generated=rstudio_generated,
         disable_auth=disable_auth,
-        jupyter_base_url=parse_base_url(env.get("JUPYTER_BASE_URL", "/")),
-        tensorboard_logdir=env.get("TENSORBOARD_LOGDIR") or os.path.join(notebook_dir, "logs"),
-        ssh_host_key_dir=Path(env.get("SSH_HOST_KEY_DIR") or run_dir / "sshd"),
+        jupyter_base_url=base_url,
+        tensorboard_logdir=logdir,
+        ssh_host_key_dir=host_key_dir,
         ssh_authorized_keys=parse_authorized_keys(env.get("SSH_AUTHORIZED_KEYS", "")),
         on_fatal=on_fatal,
         is_root=is_root,
+        liveness=parse_bool("DEEPDOCKER_LIVENESS", env.get("DEEPDOCKER_LIVENESS", "true")),
+        shared=shared,
     )

@@ -14,7 +14,10 @@ the asyncore socket map, the poller) and without patching supervisor's code:
 * backs off a program that keeps crashing after it reached RUNNING (stock supervisord
   restarts those at once, forever) and lets it go FATAL after `startretries` crashes;
 * applies DEEPDOCKER_ON_FATAL: "exit" shuts supervisord down with a non-zero status
-  when a program goes FATAL.
+  when a program goes FATAL;
+* restarts a program that answered its probe and then stopped answering (entrypoint.watchdog
+  judges, in a thread; the restart happens here, in supervisord's loop), and makes it FATAL
+  when that keeps happening.
 
 Its XML-RPC namespace is `deepdocker` (deepdocker.status()).
 """
@@ -24,6 +27,7 @@ from __future__ import annotations
 import collections
 import fcntl
 import os
+import queue
 import signal
 import time
 from typing import Any
@@ -32,7 +36,11 @@ import psutil
 from supervisor.datatypes import RestartUnconditionally
 from supervisor.states import ProcessStates, SupervisorStates, getProcessStateDescription
 
+from healthchecks.cli import read_state
 from supervisor import events
+
+from .services import REGISTRY
+from .watchdog import Check, RestartBudget, Verdict, Watchdog
 
 API_VERSION = "1"
 LAST_LINES = 20
@@ -118,6 +126,11 @@ class _Output:
             self.partial[key] = rest
         self._emit(name, fd, lines)
 
+    def say(self, name: str, message: str) -> None:
+        """A line of deepdocker's own about a program, with that program's prefix, on stderr."""
+        self.flush(name)
+        self._emit(name, 2, [message.encode()])
+
     def flush(self, name: str) -> None:
         for fd in (1, 2):
             rest = self.partial.pop((name, fd), b"")
@@ -140,13 +153,17 @@ class _Output:
 class DeepdockerNamespace:
     """The `deepdocker` XML-RPC namespace, and the hooks behind it."""
 
-    def __init__(self, supervisord: Any, on_fatal: str = "stay") -> None:
+    def __init__(self, supervisord: Any, on_fatal: str = "stay", state_file: str = "", liveness: str = "on") -> None:
         global _waker
         self.supervisord = supervisord
         self.options = supervisord.options
         self.on_fatal = on_fatal
         self.spawns: collections.Counter[str] = collections.Counter()
         self.crashes: collections.Counter[str] = collections.Counter()
+        # Liveness restarts of each daemon, and the pids being killed for one (pid -> when SIGKILL is due).
+        self.budgets = {n: RestartBudget(s.liveness) for n, s in REGISTRY.items() if s.liveness}
+        self.killing: dict[int, float] = {}
+        self.give_up: set[str] = set()
         names = [p.name for g in self.options.process_group_configs for p in g.process_configs]
         self.output = _Output(max((len(n) for n in names), default=0))
 
@@ -161,6 +178,28 @@ class DeepdockerNamespace:
         events.subscribe(events.ProcessStateEvent, self._on_state)
         events.subscribe(events.SupervisorStoppingEvent, self._on_stopping)
 
+        self.watchdog: Watchdog | None = None
+        checks = self._checks(state_file) if liveness == "on" else []
+        if checks:
+            self.watchdog = Watchdog(checks, self._process, self.waker.wake)
+            self.watchdog.start()
+
+    def _checks(self, state_file: str) -> list[Check]:
+        _, enabled, _ = read_state(os.path.dirname(state_file)) if state_file else ("", {}, [])
+        checks = []
+        for name, (kind, host, port, target) in enabled.items():
+            live = REGISTRY[name].liveness if name in REGISTRY else None
+            if live:
+                checks.append(Check(name, kind, host, int(port), target, live))
+        return checks
+
+    def _process(self, name: str) -> Any:
+        for group in self.supervisord.process_groups.values():
+            p = group.processes.get(name)
+            if p is not None:
+                return p
+        return None
+
     # -- the main loop ---------------------------------------------------------------
 
     def _wrap_poll(self) -> None:
@@ -168,6 +207,7 @@ class DeepdockerNamespace:
         poll = type(poller).poll.__get__(poller)
 
         def deadline_poll(timeout: float) -> Any:
+            self._liveness_actions()
             due = self.next_due()
             return poll(timeout if due is None else max(0.0, min(timeout, due)))
 
@@ -178,6 +218,10 @@ class DeepdockerNamespace:
         if self.options.signal_receiver._signals_recvd:  # handled one per pass
             return 0.0
         now = time.time()
+        if self.killing:
+            soonest_kill: float | None = max(0.0, min(self.killing.values()) - time.monotonic())
+        else:
+            soonest_kill = None
         mood = self.options.mood
         soonest: float | None = None
         for group in self.supervisord.process_groups.values():
@@ -185,6 +229,8 @@ class DeepdockerNamespace:
                 due = self._process_due(p, now, mood)
                 if due is not None and (soonest is None or due < soonest):
                     soonest = due
+        if soonest_kill is not None and (soonest is None or soonest_kill < soonest):
+            soonest = soonest_kill
         return soonest
 
     @staticmethod
@@ -221,6 +267,8 @@ class DeepdockerNamespace:
     def _on_state(self, event: Any) -> None:
         name = event.process.config.name
         state = event.process.state
+        if self.watchdog:
+            self.watchdog.poke()
         if state in (ProcessStates.EXITED, ProcessStates.STOPPED, ProcessStates.BACKOFF, ProcessStates.FATAL):
             self.output.flush(name)
         if state == ProcessStates.EXITED:
@@ -228,8 +276,57 @@ class DeepdockerNamespace:
         elif state == ProcessStates.FATAL:
             self._on_fatal(name)
 
+    # -- liveness ----------------------------------------------------------------------
+
+    def _liveness_actions(self) -> None:
+        """In supervisord's loop: act on the watchdog's verdicts, and SIGKILL what outlived SIGTERM."""
+        now = time.monotonic()
+        for pid, due in list(self.killing.items()):
+            if now >= due:
+                self._signal_group(pid, signal.SIGKILL)
+                del self.killing[pid]
+        if self.watchdog is None:
+            return
+        while True:
+            try:
+                verdict = self.watchdog.verdicts.get_nowait()
+            except queue.Empty:
+                return
+            self._liveness_restart(verdict, now)
+
+    def _liveness_restart(self, verdict: Verdict, now: float) -> None:
+        p = self._process(verdict.name)
+        if p is None or p.pid != verdict.pid or p.state != ProcessStates.RUNNING:
+            return  # it changed meanwhile: the verdict was about a process that is gone
+        budget = self.budgets[verdict.name]
+        giving_up = budget.spend(now)
+        if giving_up:
+            self.give_up.add(verdict.name)
+        what = (
+            f"{len(budget.times)} liveness restarts within {budget.live.window:.0f} s: stopping it for good (FATAL)"
+            if giving_up
+            else "restarting it"
+        )
+        self.output.say(verdict.name, f"deepdocker: not answering ({verdict.reason}): {what}")
+        # SIGCONT too: a stopped process acts on SIGTERM only once it runs again.
+        self._signal_group(p.pid, signal.SIGTERM)
+        self._signal_group(p.pid, signal.SIGCONT)
+        self.killing[p.pid] = now + budget.live.kill_after
+
+    @staticmethod
+    def _signal_group(pid: int, signum: int) -> None:
+        try:
+            os.killpg(pid, signum)  # supervisord gives each program a process group of its own
+        except (ProcessLookupError, PermissionError):
+            pass
+
     def _on_exit(self, p: Any) -> None:
         name = p.config.name
+        self.killing.pop(p.pid, None)
+        if name in self.give_up:
+            self.give_up.discard(name)
+            p.change_state(ProcessStates.FATAL)
+            return
         crashed = p.exitstatus not in (None, -1, *p.config.exitcodes) and time.time() - p.laststart < CRASH_WINDOW
         if not crashed:
             self.crashes[name] = 0
@@ -253,6 +350,8 @@ class DeepdockerNamespace:
         self.options.mood = SupervisorStates.SHUTDOWN
 
     def _on_stopping(self, event: Any) -> None:
+        if self.watchdog:
+            self.watchdog.stop()
         # supervisord stops one group per loop pass, lowest priority last. deepdocker's
         # services do not depend on each other: signal them all at once.
         for group in self.supervisord.process_groups.values():
@@ -278,6 +377,7 @@ class DeepdockerNamespace:
                     "pid": p.pid or 0,
                     "uptime": round(now - p.laststart, 3) if p.pid else 0.0,
                     "restarts": max(0, self.spawns[name] - 1),
+                    "liveness_restarts": self.budgets[name].total if name in self.budgets else 0,
                     # XML-RPC ints are 32-bit: bytes go as a double.
                     "rss": float(_rss(p.pid)),
                     "exitstatus": p.exitstatus or 0,
@@ -300,4 +400,9 @@ def _rss(pid: int) -> int:
 
 
 def make_interface(supervisord: Any, **config: str) -> DeepdockerNamespace:
-    return DeepdockerNamespace(supervisord, on_fatal=config.get("on_fatal", "stay"))
+    return DeepdockerNamespace(
+        supervisord,
+        on_fatal=config.get("on_fatal", "stay"),
+        state_file=config.get("state_file", ""),
+        liveness=config.get("liveness", "on"),
+    )

@@ -16,7 +16,22 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import values
 from .errors import UsageError
+
+
+@dataclass(frozen=True)
+class SharedFolder:
+    """What to do with SHARED_DIR at start; decided here, done by prepare (nothing is written here).
+
+    action "ok": the notebook user can write it. "adopt": an empty folder that belongs to root
+    (Docker made it for a `-v` mount): give it to the notebook user. "warn": start anyway and say
+    `note`; its files are never re-owned.
+    """
+
+    path: str
+    action: str
+    note: str = ""
 
 
 @dataclass(frozen=True)
@@ -35,23 +50,41 @@ def parse_id(var: str, raw: str) -> int:
     return int(raw)
 
 
-def writable_by(path: str, uid: int, gid: int) -> bool:
-    st = os.stat(path)
-    if os.statvfs(path).f_flag & os.ST_RDONLY:
-        return False
+def _allowed(st: os.stat_result, uid: int, gid: int, bits: int) -> bool:
+    """Whether uid/gid have all of `bits` (r=4, w=2, x=1) on a file, by its owner/group/other bits."""
     if uid == 0:
         return True
     if st.st_uid == uid:
-        return bool(st.st_mode & 0o200)
-    if st.st_gid == gid:
-        return bool(st.st_mode & 0o020)
-    return bool(st.st_mode & 0o002)
+        shift = 6
+    elif st.st_gid == gid:
+        shift = 3
+    else:
+        shift = 0
+    return (st.st_mode >> shift) & bits == bits
+
+
+def writable_by(path: str, uid: int, gid: int) -> bool:
+    if os.statvfs(path).f_flag & os.ST_RDONLY:
+        return False
+    return _allowed(os.stat(path), uid, gid, 2)
+
+
+def readable_by(st: os.stat_result, uid: int, gid: int) -> bool:
+    return _allowed(st, uid, gid, 4)
+
+
+def listable_by(path: str, uid: int, gid: int) -> bool:
+    """Whether uid/gid can open the folder and everything on the way to it."""
+    parts = [path, *(str(p) for p in Path(path).resolve().parents)]
+    return _allowed(os.stat(path), uid, gid, 5) and all(_allowed(os.stat(p), uid, gid, 1) for p in parts)
 
 
 def shared_dir(env: Mapping[str, str]) -> str | None:
     path = env.get("SHARED_DIR") or None
-    if path is not None and not os.path.isdir(path):
-        raise UsageError("SHARED_DIR", path, "not a directory", "an existing directory (the shared folder)")
+    if path is not None:
+        values.path("SHARED_DIR", path)
+        if not os.path.isdir(path):
+            raise UsageError("SHARED_DIR", path, "not a directory", "an existing directory (the shared folder)")
     return path
 
 
@@ -69,7 +102,6 @@ def resolve(env: Mapping[str, str], is_root: bool) -> Account:
                 raise UsageError(
                     var, str(want), f"only root can change it; deepdocker runs as {have}", f"unset or {have}"
                 )
-        _check_shared(shared, account)
         return account
 
     me = pwd.getpwuid(os.getuid())
@@ -89,14 +121,12 @@ def resolve(env: Mapping[str, str], is_root: bool) -> Account:
         gid = want_gid if want_gid is not None else gid
     elif shared:
         st = os.stat(shared)
-        if st.st_uid != 0:  # a host user's folder: take its owner
+        if st.st_uid != 0:  # a host user's folder: take its owner, never root's group
             uid = st.st_uid
-            gid = want_gid if want_gid is not None else st.st_gid
+            gid = want_gid if want_gid is not None else (st.st_gid or gid)
     elif want_gid is not None:
         gid = want_gid
-    account = Account(name, uid, gid, entry.pw_dir, remap=(uid, gid) != (entry.pw_uid, entry.pw_gid))
-    _check_shared(shared, account)
-    return account
+    return Account(name, uid, gid, entry.pw_dir, remap=(uid, gid) != (entry.pw_uid, entry.pw_gid))
 
 
 def _unprivileged(env: Mapping[str, str]) -> Account:
@@ -111,16 +141,43 @@ def _unprivileged(env: Mapping[str, str]) -> Account:
     return Account(name, uid, gid, home)
 
 
-def _check_shared(shared: str | None, account: Account) -> None:
-    if shared and not writable_by(shared, account.uid, account.gid):
-        owner = os.stat(shared).st_uid
-        why = " (owned by root, whom the notebook user never becomes)" if owner == 0 else ""
-        raise UsageError(
-            "SHARED_DIR",
-            shared,
-            f"not writable by {account.name} (uid {account.uid}, gid {account.gid}){why}",
-            "a folder owned by a host user (the notebook user takes its UID), or one it may write",
-        )
+def shared_folder(path: str | None, account: Account, is_root: bool) -> SharedFolder | None:
+    """Whether the notebook user can use the shared folder, and what to do when it cannot.
+
+    A folder Docker creates for `-v /host:/root/sharedfolder` is root's and empty: the first
+    thing most users do. An empty folder holds nothing to lose, so it is handed over. A
+    non-empty one is the user's data: never re-owned, the lab starts and says what to do.
+    """
+    if path is None:
+        return None
+    who = f"{account.name} (uid {account.uid})"
+    if os.statvfs(path).f_flag & os.ST_RDONLY:
+        return SharedFolder(path, "warn", f"{path} is mounted read-only: {who} can read it, nothing can be saved there")
+    if writable_by(path, account.uid, account.gid):
+        return SharedFolder(path, "ok")
+    st = os.stat(path)
+    if st.st_uid == 0 and is_root and not os.listdir(path):
+        return SharedFolder(path, "adopt", f"{path} was an empty folder owned by root (made by Docker): now {who}'s")
+    owner = "root" if st.st_uid == 0 else f"uid {st.st_uid}"
+    return SharedFolder(
+        path,
+        "warn",
+        f"{path} belongs to {owner} and is not empty, so it is left as it is: {who} can read it but not save "
+        "there. Fix: on the host, chown -R YOUR_UID:YOUR_GID the folder you mounted (the notebook user then "
+        "takes your UID at the next start), or make it writable (chmod 1777)",
+    )
+
+
+def adopt(folder: SharedFolder, account: Account) -> None:
+    """Hand an empty root-owned shared folder to the notebook user: that folder alone, no link followed."""
+    fd = os.open(folder.path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    try:
+        st = os.fstat(fd)
+        # Checked again on the open folder itself: only an empty root folder changes hands.
+        if st.st_uid == 0 and not os.listdir(fd):
+            os.fchown(fd, account.uid, account.gid)
+    finally:
+        os.close(fd)
 
 
 def apply(account: Account) -> None:
@@ -128,6 +185,7 @@ def apply(account: Account) -> None:
     if not account.remap:
         return
     entry = pwd.getpwnam(account.name)
+    old = entry.pw_uid
     if account.gid != entry.pw_gid:
         groups = subprocess.run(["getent", "group", str(account.gid)], capture_output=True).returncode == 0
         if not groups:
@@ -141,4 +199,6 @@ def apply(account: Account) -> None:
         # Not into mounted volumes: those keep their owners.
         dirs[:] = [d for d in dirs if not os.path.ismount(os.path.join(root, d))]
         for item in [root, *(os.path.join(root, f) for f in files)]:
-            os.lchown(item, account.uid, account.gid)
+            # Only what the account's old UID owned: a hard link to root's file stays root's.
+            if os.lstat(item).st_uid == old:
+                os.lchown(item, account.uid, account.gid)

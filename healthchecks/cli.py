@@ -21,8 +21,8 @@ class NotRunning(Exception):
     pass
 
 
-def read_state(directory: str) -> tuple[str, dict[str, list[str]]]:
-    """services.tsv: 'socket<TAB>path', then 'name<TAB>probe<TAB>host<TAB>port<TAB>target' lines."""
+def read_state(directory: str) -> tuple[str, dict[str, list[str]], list[str]]:
+    """services.tsv: 'socket<TAB>path', 'name<TAB>probe<TAB>host<TAB>port<TAB>target' and 'note<TAB>text' lines."""
     try:
         with open(f"{directory}/{STATE_FILE}") as f:
             lines = f.read().splitlines()
@@ -30,13 +30,16 @@ def read_state(directory: str) -> tuple[str, dict[str, list[str]]]:
         raise NotRunning(f"deepdocker is not running here: {directory}/{STATE_FILE}: {e.strerror}") from None
     socket_path = ""
     services: dict[str, list[str]] = {}
+    notes = []
     for line in lines:
         fields = line.split("\t")
         if fields[0] == "socket":
             socket_path = fields[1]
+        elif fields[0] == "note":
+            notes.append(fields[1])
         elif len(fields) == 5:
             services[fields[0]] = fields[1:]
-    return socket_path, services
+    return socket_path, services, notes
 
 
 def probe(spec: list[str]) -> tuple[bool, str]:
@@ -48,7 +51,7 @@ def probe(spec: list[str]) -> tuple[bool, str]:
 
 def check(directory: str) -> dict:
     """One look at every enabled daemon: {"healthy": bool, "services": {...}}."""
-    socket_path, enabled = read_state(directory)
+    socket_path, enabled, notes = read_state(directory)
     try:
         processes = {p["name"]: p for p in rpc.call(socket_path, "deepdocker.status")}
     except (OSError, rpc.Fault) as e:
@@ -62,6 +65,8 @@ def check(directory: str) -> dict:
             "pid": info.get("pid", 0),
             "uptime": info.get("uptime", 0.0),
             "restarts": info.get("restarts", 0),
+            # Of those, restarts of a hung daemon (liveness); the rest are exits and crashes.
+            "liveness_restarts": info.get("liveness_restarts", 0),
             "rss": int(info.get("rss", 0)),
             "port": int(spec[2]),
         }
@@ -74,7 +79,10 @@ def check(directory: str) -> dict:
                 entry["spawnerr"] = info["spawnerr"]
         services[name] = entry
     healthy = bool(services) and all(s["state"] == "RUNNING" and s["ready"] for s in services.values())
-    return {"healthy": healthy, "services": services}
+    report: dict = {"healthy": healthy, "services": services}
+    if notes:
+        report["notes"] = notes
+    return report
 
 
 def _uptime(seconds: float) -> str:
@@ -105,6 +113,7 @@ def table(report: dict) -> str:
         if s.get("last_lines"):
             out.append(f"{name}: last output:")
             out += [f"  {line}" for line in s["last_lines"]]
+    out += [f"note: {note}" for note in report.get("notes", ())]
     out.append("healthy" if report["healthy"] else "NOT healthy")
     return "\n".join(out)
 
@@ -118,7 +127,7 @@ def login_line(directory: str, report: dict) -> str | None:
     try:
         with open(f"{directory}/jupyter/token") as f:
             token = f.read().strip()
-        _, enabled = read_state(directory)
+        _, enabled, _ = read_state(directory)
     except OSError:
         return None
     if not jupyter or not token:

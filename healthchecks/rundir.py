@@ -2,15 +2,25 @@
 
 import os
 
+# The image's run dir: a volume of each container's own (never in a `docker commit`), open like
+# /tmp so that a `docker run --user UID` start keeps its state there too, in a folder of its own.
+IMAGE_RUN_DIR = "/run/deepdocker"
+
 
 def run_dir(env=os.environ) -> str:
     explicit = env.get("DEEPDOCKER_RUN_DIR")
     if explicit:
         return explicit
     if os.geteuid() == 0:
-        return "/run/deepdocker"
+        return IMAGE_RUN_DIR
     xdg = env.get("XDG_RUNTIME_DIR")
-    return f"{xdg}/deepdocker" if xdg else f"/tmp/deepdocker-{os.getuid()}"
+    if xdg:
+        return f"{xdg}/deepdocker"
+    try:
+        shared = os.stat(IMAGE_RUN_DIR).st_mode & 0o1777 == 0o1777
+    except OSError:
+        shared = False
+    return f"{IMAGE_RUN_DIR}/{os.getuid()}" if shared else f"/tmp/deepdocker-{os.getuid()}"
 
 
 STATE_FILE = "services.tsv"

@@ -12,4 +12,7 @@ for cmd in deepdocker-entrypoint deepdocker-health supervisorctl; do
 done
 # `supervisorctl status` with no flags finds the rendered config here.
 ln -sf /run/deepdocker/supervisord.conf /etc/supervisord.conf
+# The run dir is a VOLUME (Dockerfile): per-container state stays out of `docker commit`. Open
+# like /tmp until a root start makes it 0711; a `--user` start keeps to a folder of its own in it.
+install -d -m 1777 /run/deepdocker
 rm -rf /opt/deepdocker/src

@@ -17,3 +17,16 @@ user_pip \
 
 # Login shells (ssh, `su -`) reset PATH in /etc/profile; give them the notebook's Python back.
 echo "export PATH=\"$USER_VENV/bin:\$PATH\"" >/etc/profile.d/deepdocker-venv.sh
+
+# Offline by default: JupyterLab neither asks about nor fetches Jupyter news, checks for no
+# update, and its extension manager lists what is installed without asking PyPI. Defaults
+# only: a user turns them back on in Settings > Notifications, or with {"LabApp":
+# {"extension_manager": "pypi"}} in ~/.jupyter/jupyter_server_config.json (README, "Offline").
+# (A jupyter_server_config.d/ file would only be read for enabling extensions.)
+install -d -o "$NB_UID" -g "$NB_GID" "$USER_VENV/share/jupyter/lab/settings/overrides.d"
+cat >"$USER_VENV/share/jupyter/lab/settings/overrides.d/deepdocker-offline.json" <<'JSON'
+{"@jupyterlab/apputils-extension:notification": {"fetchNews": "false", "checkForUpdates": false}}
+JSON
+cat >"$USER_VENV/etc/jupyter/jupyter_server_config.json" <<'JSON'
+{"LabApp": {"extension_manager": "readonly"}}
+JSON

@@ -134,3 +134,21 @@ class Stack:
             self.proc.kill()
             self.proc.wait()
             raise
+
+
+_BUSY = """
+import sys, jupyter_client
+kc = jupyter_client.BlockingKernelClient()
+kc.load_connection_file(sys.argv[1])
+kc.start_channels()
+kc.wait_for_ready(timeout=60)
+kc.execute("while True: pass")
+while kc.get_iopub_msg(timeout=60)["msg_type"] != "execute_input":
+    pass
+"""
+
+
+def make_kernel_busy(stack: Stack) -> None:
+    """Set the stack's (one) Jupyter kernel computing at 100% CPU, for good."""
+    connection = wait_until(lambda: list((stack.run_dir / "jupyter" / "runtime").glob("kernel-*.json")), 60)
+    subprocess.run([sys.executable, "-c", _BUSY, str(connection[0])], check=True, timeout=120)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -49,8 +50,28 @@ def image() -> str:
     return IMAGE
 
 
+@pytest.fixture(scope="session")
+def keypair():
+    """An SSH key pair for the tests' logins."""
+    folder = Path(tempfile.mkdtemp())
+    key = folder / "id_ed25519"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
+    yield key
+    shutil.rmtree(folder)
+
+
+@pytest.fixture
+def host_dir():
+    """A host path that does not exist yet, under a folder removed afterwards: Docker makes it (as root)."""
+    parent = Path(tempfile.mkdtemp(prefix="deepdocker-mount-"))
+    yield parent / "sharedfolder"
+    subprocess.run(["rm", "-rf", str(parent)], check=False)
+
+
 @pytest.fixture
 def containers(image):
     c = Containers(image)
     yield c
-    c.remove_all()
+    found = c.remove_all()
+    if found:
+        pytest.fail("the containers logged problems this test did not expect:\n" + "\n".join(found))

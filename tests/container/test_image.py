@@ -14,10 +14,17 @@ import pytest
 from tests.container.tracked import docker
 from tests.helpers import wait_until
 
-PORTS = {"jupyter": 8888, "tensorboard": 6006, "sshd": 22}
+pytestmark = pytest.mark.container
 
-
+PORTS = {"jupyter": 8888, "tensorboard": 6006, "sshd": 22, "rstudio": 8787}
 TOKEN = "image-test-token-0123456789"
+
+
+@pytest.fixture(scope="module")
+def installed(image) -> list[str]:
+    """What SERVICES=all starts in this image (RStudio where Posit's download answered at build time)."""
+    config = docker("run", "--rm", "-e", "SERVICES=all", image, "--print-config").stdout
+    return re.findall(r"^\[program:(\w+)\]", config, re.M)
 
 
 def answers(c, name: str) -> bool:
@@ -25,6 +32,9 @@ def answers(c, name: str) -> bool:
     if name == "sshd":
         with socket.create_connection(("127.0.0.1", c.port(22)), timeout=5) as s:
             return s.recv(64).startswith(b"SSH-2.0-")
+    if name == "rstudio":
+        with urllib.request.urlopen(f"http://127.0.0.1:{c.port(8787)}/health-check", timeout=10) as r:
+            return r.status == 200
     # TensorBoard is served behind Jupyter's login (its own port is loopback only).
     path = "/api/status" if name == "jupyter" else "/tensorboard/"
     req = urllib.request.Request(f"http://127.0.0.1:{c.port(8888)}{path}", headers={"Authorization": f"token {TOKEN}"})
@@ -33,10 +43,11 @@ def answers(c, name: str) -> bool:
 
 
 @pytest.mark.parametrize("services", ["jupyter", "jupyter,tensorboard", "sshd", "all"])
-def test_services_run_healthy_and_answer(containers, services):
+def test_services_run_healthy_and_answer(containers, installed, services):
     c = containers.run(env={"SERVICES": services, "JUPYTER_TOKEN": TOKEN}, ports=PORTS.values())
     c.wait_health("healthy")
-    enabled = list(PORTS) if services == "all" else services.split(",")
+    enabled = installed if services == "all" else services.split(",")
+    assert {"jupyter", "tensorboard", "sshd"} <= set(installed)
     # supervisorctl, with no flags, sees exactly the enabled daemons, all RUNNING.
     status = c.exec("supervisorctl", "status")
     assert status.returncode == 0, status.stdout + status.stderr
@@ -74,7 +85,7 @@ def test_sigkilled_daemon_returns_and_container_is_healthy_again(containers):
     c.wait_health("healthy")
 
 
-def test_docker_stop_is_quick_clean_and_by_sigterm(containers):
+def test_docker_stop_is_quick_clean_and_by_sigterm(containers, installed):
     c = containers.run(env={"SERVICES": "all"})
     c.wait_health("healthy")
     status, took = c.stop(timeout=10)
@@ -82,7 +93,7 @@ def test_docker_stop_is_quick_clean_and_by_sigterm(containers):
     assert took < 5, f"docker stop took {took:.1f} s"
     logs = c.logs()
     assert "SIGKILL" not in logs
-    for name in PORTS:
+    for name in installed:
         assert re.search(rf"stopped: {name} \((exit status 0|terminated by SIGTERM)\)", logs), logs
 
 

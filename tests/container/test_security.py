@@ -13,26 +13,12 @@ from pathlib import Path
 
 import pytest
 
+from tests.container.tracked import ssh
 from tests.helpers import wait_until
 
+pytestmark = pytest.mark.container
+
 TOKEN = "container-test-token-0123456789"
-
-
-def ssh(port: int, key: Path, user: str, *command: str, extra=()) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        ["ssh", "-p", str(port), "-i", str(key), "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
-         "-o", "BatchMode=yes", "-o", "ConnectTimeout=10", *extra, f"{user}@127.0.0.1", *command],
-        capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
-
-
-@pytest.fixture(scope="module")
-def keypair():
-    folder = Path(tempfile.mkdtemp())
-    key = folder / "id_ed25519"
-    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
-    yield key
-    shutil.rmtree(folder)
 
 
 def test_ssh_key_login_as_the_notebook_user_with_the_notebooks_path(containers, keypair):
@@ -118,7 +104,7 @@ def test_host_keys_persist_in_a_mounted_folder(containers):
         first = containers.run(env=env, opts=["-v", f"{keys}:/etc/ssh/host_keys"])
         first.wait_health("healthy")
         made = (keys / "ssh_host_ed25519_key.pub").read_text()
-        containers.remove_all()
+        assert not containers.remove_all()
         second = containers.run(env=env, opts=["-v", f"{keys}:/etc/ssh/host_keys"])
         second.wait_health("healthy")
         assert (keys / "ssh_host_ed25519_key.pub").read_text() == made

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import time
+import urllib.error
+import urllib.request
+from pathlib import Path
 from typing import Any
 
 import testinfra
@@ -19,10 +23,28 @@ def docker(*args: str, timeout: float = 120, check: bool = True, **kw: Any) -> s
     return result
 
 
+# A line that says something went wrong: a Python traceback, an ERROR or CRITICAL line
+# (supervisord writes CRIT), Jupyter's [E ...] and [C ...] lines.
+PROBLEM = re.compile(r"Traceback \(most recent call last\)|\bERROR\b|\bCRIT(ICAL)?\b|\| \[[EC] \d")
+KNOWN = (
+    # At every start: the control socket is a unix socket only its owner can use (README).
+    re.compile(r"CRIT Server 'unix_http_server' running without any HTTP authentication checking"),
+    # At every stop: Jupyter logs the SIGTERM it was sent at its CRITICAL level.
+    re.compile(r"\| \[C [^]]* ServerApp\] received signal 15, stopping$"),
+)
+
+
+def problems(logs: str, expected: tuple[str, ...] = ()) -> list[str]:
+    allowed = (*KNOWN, *(re.compile(e) for e in expected))
+    return [line for line in logs.splitlines() if PROBLEM.search(line) and not any(a.search(line) for a in allowed)]
+
+
 class Container:
-    def __init__(self, cid: str):
+    def __init__(self, cid: str, expected: tuple[str, ...] = ()):
         self.id = cid
         self.host = testinfra.get_host(f"docker://{cid}")
+        # Regular expressions of problem lines this test provokes on purpose.
+        self.expected = expected
 
     def inspect(self) -> dict:
         return json.loads(docker("inspect", self.id).stdout)[0]
@@ -64,19 +86,55 @@ class Containers:
 
     def __init__(self, image: str):
         self.image = image
-        self.ids: list[str] = []
+        self.started: list[Container] = []
 
-    def run(self, *command: str, env: dict[str, str] | None = None, ports=(), opts=()) -> Container:
+    def run(
+        self,
+        *command: str,
+        env: dict[str, str] | None = None,
+        ports=(),
+        opts=(),
+        expected: tuple[str, ...] = (),
+        image: str | None = None,
+    ) -> Container:
         args = ["run", "-d"]
         for key, value in (env or {}).items():
             args += ["-e", f"{key}={value}"]
         for p in ports:
             args += ["-p", f"127.0.0.1::{p}"]
-        result = docker(*args, *opts, self.image, *command)
-        self.ids.append(result.stdout.strip())
-        return Container(self.ids[-1])
+        result = docker(*args, *opts, image or self.image, *command)
+        self.started.append(Container(result.stdout.strip(), expected))
+        return self.started[-1]
 
-    def remove_all(self) -> None:
-        for cid in self.ids:
-            docker("rm", "-f", "-v", cid, check=False)
-        self.ids.clear()
+    def remove_all(self) -> list[str]:
+        """Remove every container; return the problem lines their logs held."""
+        found = []
+        for c in self.started:
+            found += [f"{c.id[:12]}: {line}" for line in problems(c.logs(), c.expected)]
+            docker("rm", "-f", "-v", c.id, check=False)
+        self.started.clear()
+        return found
+
+
+def ssh(port: int, key: Path, user: str, *command: str, extra=()) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        ["ssh", "-p", str(port), "-i", str(key), "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
+         "-o", "BatchMode=yes", "-o", "ConnectTimeout=10", *extra, f"{user}@127.0.0.1", *command],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+
+
+def api(port: int, token: str, path: str, body: dict | None = None, method: str = "GET") -> tuple[int, Any]:
+    """Jupyter's REST API as a browser's script calls it: (status, parsed JSON or None)."""
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}{path}",
+        data=None if body is None else json.dumps(body).encode(),
+        method=method,
+        headers={"Authorization": f"token {token}", "Content-Type": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as r:
+            data = r.read()
+            return r.status, json.loads(data) if data else None
+    except urllib.error.HTTPError as e:
+        return e.code, None

@@ -11,6 +11,7 @@ import time
 import psutil
 import pytest
 
+from entrypoint.services import REGISTRY
 from tests.helpers import Stack, children, cmdline, wait_until
 
 SERVICES = {"jupyter": "jupyter-lab", "tensorboard": "tensorboard", "sshd": "sshd"}
@@ -52,5 +53,32 @@ def test_soak_sigkill_at_random_moments(tmp_path):
         assert not strays
         if len(rss) >= 2:
             assert rss[-1] - rss[0] < 4 * 1024 * 1024, f"supervisord grew from {rss[0]} to {rss[-1]} bytes"
+    finally:
+        assert s.stop() == 0
+
+
+@pytest.mark.slow
+def test_a_daemon_that_keeps_hanging_goes_fatal_after_its_restart_budget(tmp_path):
+    live = REGISTRY["tensorboard"].liveness
+    assert live is not None
+    s = Stack(tmp_path, "tensorboard", {"DEEPDOCKER_ON_FATAL": "stay"})
+    try:
+        s.wait_healthy()
+        for n in range(1, live.restarts + 2):
+            pid = s.report()["services"]["tensorboard"]["pid"]
+            time.sleep(2)  # the watchdog looks every second until its first answer
+            os.kill(pid, signal.SIGSTOP)
+            budget = live.failures * live.interval + live.timeout + 20
+
+            def judged(pid=pid, n=n):
+                r = s.report()["services"]["tensorboard"]
+                if n <= live.restarts:
+                    return r["ready"] and r["pid"] != pid and r
+                return r["state"] == "FATAL" and r
+
+            report = wait_until(judged, budget, 0.5, what=f"liveness restart {n}")
+            assert report["liveness_restarts"] == n
+        assert "liveness restarts within 600 s: stopping it for good (FATAL)" in s.logs()
+        assert s.proc.poll() is None, "DEEPDOCKER_ON_FATAL=stay: the rest stays up"
     finally:
         assert s.stop() == 0

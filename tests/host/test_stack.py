@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -18,9 +19,10 @@ from pathlib import Path
 import psutil
 import pytest
 
+from entrypoint.paths import Paths
 from entrypoint.services import REGISTRY
 from entrypoint.settings import find_program
-from tests.helpers import TEST_PATH, Stack, children, cmdline, wait_until
+from tests.helpers import TEST_PATH, Stack, children, cmdline, make_kernel_busy, wait_until
 
 SERVICES = ("jupyter", "tensorboard", "sshd")
 
@@ -275,7 +277,7 @@ def test_jupyter_password_is_stored_hashed_and_logs_in(tmp_path):
     s = Stack(tmp_path, "jupyter", {"JUPYTER_PASSWORD": "correct horse battery"})
     try:
         s.wait_healthy()
-        config = (s.run_dir / "jupyter" / "config.json").read_text()
+        config = Paths(s.run_dir).jupyter_config.read_text()
         assert "correct horse" not in config and '"hashed_password": "argon2:' in config
         assert "correct horse" not in s.logs() and "Jupyter token" not in s.logs()
         base = f"http://127.0.0.1:{s.ports['jupyter']}"
@@ -304,3 +306,87 @@ def test_login_url_only_for_a_terminal(stack):
     assert token in login_line(str(stack.run_dir), stack.report())
     # Piped (as Docker's HEALTHCHECK runs it): no token in the output Docker keeps.
     assert token not in stack.health().stdout
+
+
+def test_the_users_own_jupyter_config_is_read(tmp_path):
+    # deepdocker's config comes first on JUPYTER_CONFIG_PATH; ~/.jupyter is still Jupyter's to read.
+    user_config = tmp_path / "home" / ".jupyter"
+    user_config.mkdir(parents=True)
+    headers = {"ServerApp": {"tornado_settings": {"headers": {"X-From-User-Config": "yes"}}}}
+    (user_config / "jupyter_server_config.json").write_text(json.dumps(headers))
+    s = Stack(tmp_path, "jupyter")
+    try:
+        s.wait_healthy()
+        with urllib.request.urlopen(f"http://127.0.0.1:{s.ports['jupyter']}/api/status?token=x", timeout=10) as r:
+            pass
+    except urllib.error.HTTPError as e:
+        r = e
+    finally:
+        assert s.stop() == 0
+    assert r.headers["X-From-User-Config"] == "yes"
+
+
+def test_a_command_that_ignores_sigterm_still_stops_quickly(tmp_path):
+    # `docker run -dit ... bash`, then `docker stop`: an interactive shell ignores SIGTERM.
+    s = Stack(tmp_path, "sshd", args=("sh", "-c", "trap '' TERM; sleep 60 & wait"))
+    try:
+        s.wait_healthy()
+        start = time.monotonic()
+        s.proc.send_signal(signal.SIGTERM)
+        status = s.proc.wait(10)
+        took = time.monotonic() - start
+    finally:
+        s.stop()
+    assert took < 3, f"stopped after {took:.1f} s"
+    assert status == 128 + signal.SIGHUP  # hung up on, as when its terminal goes
+    assert not [p for p in psutil.process_iter() if str(s.run_dir) in cmdline(p.pid)]
+
+
+def test_a_killed_supervisord_is_replaced_and_its_daemons_with_it(tmp_path):
+    s = Stack(tmp_path, "jupyter,sshd", args=("sleep", "120"))
+    try:
+        old = s.wait_healthy()["services"]
+        first = s.supervisord_pid
+        os.kill(first, signal.SIGKILL)
+        wait_until(lambda: not psutil.pid_exists(old["jupyter"]["pid"]), 15, what="the orphaned jupyter to stop")
+        report = s.wait_healthy()
+        assert s.supervisord_pid != first
+        assert {n: r["pid"] for n, r in report["services"].items()} != {n: r["pid"] for n, r in old.items()}
+        assert "supervisord ended (killed by signal 9)" in s.logs()
+    finally:
+        assert s.stop() == 128 + signal.SIGTERM
+    assert not [p for p in psutil.process_iter() if str(s.run_dir) in cmdline(p.pid)]
+
+
+def test_a_hung_daemon_is_restarted_and_a_busy_kernel_is_not_a_hang(tmp_path):
+    # TensorBoard is frozen (SIGSTOP: RUNNING to supervisord, answering nothing); meanwhile a
+    # kernel computes at 100% CPU, which must never make Jupyter look hung.
+    s = Stack(tmp_path, "jupyter,tensorboard")
+    try:
+        before = s.wait_healthy()["services"]
+        kernel = start_kernel(s)
+        make_kernel_busy(s)
+        wait_until(lambda: psutil.Process(kernel).cpu_percent(0.5) > 50, 30, what="the kernel to compute")
+        frozen = before["tensorboard"]["pid"]
+        time.sleep(2)  # the watchdog looks every second until its first answer
+        os.kill(frozen, signal.SIGSTOP)
+        start = time.monotonic()
+        live = REGISTRY["tensorboard"].liveness
+        budget = live.failures * live.interval + live.timeout + 15  # + its own start, generously
+
+        def back():
+            r = s.report()["services"]["tensorboard"]
+            return r["ready"] and r["pid"] != frozen and r
+
+        after = wait_until(back, budget, 0.5, what="tensorboard restarted and ready")
+        took = time.monotonic() - start
+        assert after["liveness_restarts"] == 1 and after["restarts"] == 1
+        assert not psutil.pid_exists(frozen) or psutil.Process(frozen).status() == psutil.STATUS_ZOMBIE
+        assert re.search(r"^tensorboard \| deepdocker: not answering \(.*\): restarting it$", s.logs(), re.M)
+        # Jupyter, its kernel busy all along: never restarted.
+        jupyter = s.report()["services"]["jupyter"]
+        assert jupyter["pid"] == before["jupyter"]["pid"] and jupyter["liveness_restarts"] == 0
+        assert psutil.pid_exists(kernel)
+        print(f"tensorboard ready again {took:.1f} s after SIGSTOP (budget {budget:.0f} s)")
+    finally:
+        assert s.stop() == 0

@@ -13,7 +13,7 @@ from entrypoint.settings import from_env
 
 def parse(tmp_path, text):
     # supervisord wants the pidfile's folder to exist, as prepare() makes it.
-    (tmp_path / "run dir %x").mkdir(exist_ok=True)
+    (tmp_path / "run").mkdir(exist_ok=True)
     conf = tmp_path / "supervisord.conf"
     conf.write_text(text)
     opts = ServerOptions()
@@ -25,11 +25,9 @@ def parse(tmp_path, text):
 @pytest.fixture
 def settings(tmp_path, base_env):
     def make(**env):
-        base = {
-            **base_env,
-            "DEEPDOCKER_RUN_DIR": str(tmp_path / "run dir %x"),  # spaces and % must survive
-            "SERVICES": "jupyter,tensorboard,sshd",
-        }
+        notebooks = tmp_path / "note books;x#y %(x)s"  # spaces, %, ; and # must survive
+        notebooks.mkdir(exist_ok=True)
+        base = {**base_env, "NOTEBOOK_DIR": str(notebooks), "SERVICES": "jupyter,tensorboard,sshd"}
         return from_env({**base, **env})
 
     return make
@@ -64,7 +62,8 @@ def test_commands_and_ports(tmp_path, settings):
     env = progs["jupyter"].environment
     assert env["JUPYTER_TOKEN_FILE"] == str(s.run_dir / "jupyter" / "token")
     tb = shlex.split(progs["tensorboard"].command)
-    assert "--port=6006" in tb and f"--logdir={tmp_path}/home/logs" in tb
+    assert "--port=6006" in tb and f"--logdir={tmp_path}/note books;x#y %(x)s/logs" in tb
+    assert progs["jupyter"].directory == s.notebook_dir
     sshd = shlex.split(progs["sshd"].command)
     assert sshd == [s.get("sshd").exe, "-D", "-e", "-f", str(s.run_dir / "sshd_config")]
 
@@ -83,13 +82,14 @@ def test_socket_is_unix_and_private(tmp_path, settings):
     assert server["chmod"] == 0o700
 
 
-def test_extension_is_loaded_with_its_policy(tmp_path, settings):
-    s = settings(DEEPDOCKER_ON_FATAL="exit")
+@pytest.mark.parametrize("env, liveness", [({}, "on"), ({"DEEPDOCKER_LIVENESS": "false"}, "off")])
+def test_extension_is_loaded_with_its_policies(tmp_path, settings, env, liveness):
+    s = settings(DEEPDOCKER_ON_FATAL="exit", **env)
     opts = parse(tmp_path, render(s))
     factories = {name: (factory, cfg) for name, factory, cfg in opts.configroot.supervisord.rpcinterface_factories}
     factory, cfg = factories["deepdocker"]
     assert factory.__module__ == "entrypoint.supervisor_ext"
-    assert cfg == {"on_fatal": "exit"}
+    assert cfg == {"on_fatal": "exit", "liveness": liveness, "state_file": str(s.run_dir / "services.tsv")}
 
 
 def test_rstudio_renders(tmp_path, settings, stand_ins):
@@ -103,7 +103,7 @@ def test_rstudio_renders(tmp_path, settings, stand_ins):
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="switching users needs root")
 def test_root_drops_notebook_services_to_nb_user(tmp_path, settings):
-    s = settings(SERVICES=ALL, NB_USER="nobody", NOTEBOOK_DIR=str(tmp_path))
+    s = settings(SERVICES=ALL, NB_USER="nobody", NOTEBOOK_DIR="/")  # a folder nobody may open
     progs = programs(parse(tmp_path, render(s)))
     assert progs["jupyter"].uid is not None and progs["jupyter"].uid != 0
     assert progs["tensorboard"].uid == progs["jupyter"].uid

@@ -83,7 +83,7 @@ def test_from_env_resolves_programs_and_defaults(base_env, stand_ins):
 
 
 def test_token_from_env_and_file(tmp_path, base_env):
-    assert from_env({**base_env, "JUPYTER_TOKEN": "abc123"}).jupyter_token == "abc123"
+    assert from_env({**base_env, "JUPYTER_TOKEN": "abc123abc"}).jupyter_token == "abc123abc"
     f = tmp_path / "tok"
     f.write_text("fromfile\n")
     s = from_env({**base_env, "JUPYTER_TOKEN_FILE": str(f)})
