@@ -11,6 +11,7 @@ import os
 import subprocess
 import tempfile
 import time
+import uuid
 from pathlib import Path
 
 import pytest
@@ -23,10 +24,15 @@ TOKEN = "hardening-token-0123456789"
 
 
 def run_bad(image: str, *env: bytes | str, opts=()) -> subprocess.CompletedProcess:
-    args: list[bytes | str] = ["docker", "run", "--rm", *opts]
+    """docker run with values expected to be refused; the container is removed even if one is not."""
+    name = f"deepdocker-bad-{uuid.uuid4().hex[:12]}"
+    args: list[bytes | str] = ["docker", "run", "--rm", "--name", name, *opts]
     for value in env:
         args += ["-e", value]
-    return subprocess.run([*args, image], capture_output=True, timeout=120)
+    try:
+        return subprocess.run([*args, image], capture_output=True, timeout=60)
+    finally:
+        subprocess.run(["docker", "rm", "-f", name], capture_output=True)
 
 
 BAD = [
