@@ -46,6 +46,6 @@ def table(rows: list[tuple[str, float, float, str]], title: str) -> str:
     out = [title, f"{'measure':<34} {'deepdocker':>12} {'baseline':>12} {'ratio':>7}"]
     for what, ours, base, unit in rows:
         ratio = f"{ours / base:.2f}" if base else "-"
-        digits = 3 if unit.strip() == "s" else 1
+        digits = 3 if unit.strip() in ("s", "%") else 1
         out.append(f"{what:<34} {ours:>10.{digits}f}{unit:>2} {base:>10.{digits}f}{unit:>2} {ratio:>7}")
     return "\n".join(out)

@@ -18,6 +18,7 @@ import signal
 import sys
 import time
 from collections.abc import Mapping
+from pathlib import Path
 
 from .command import jupyter_request
 from .paths import Paths
@@ -117,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
         # supervisord becomes this process (PID 1 in a container): its signal handling
         # and child reaping apply directly.
         os.execve(argv_sup[0], argv_sup, env)
-    return run_with_command(argv_sup, env, args)
+    return run_with_command(argv_sup, env, args, log=paths.daemons_log if sys.stdin.isatty() else None)
 
 
 # After SIGTERM, the seconds a command has before SIGHUP (an interactive shell ignores SIGTERM,
@@ -125,11 +126,23 @@ def main(argv: list[str] | None = None) -> int:
 STOP_GRACE = 1.0
 # A supervisord that dies sooner than this after its start is started again only after a pause.
 RESPAWN_PAUSE = 1.0
+# Killed this many times in a row, each within QUICK_DEATH seconds of its start: not started again.
+QUICK_DEATH = 10.0
+QUICK_DEATHS = 3
 
 
-def run_with_command(argv_sup: list[str], env: dict[str, str], command: list[str]) -> int:
-    """supervisord in the background, `command` in the foreground; this process reaps all."""
-    sup = Supervisord(argv_sup, env)
+def run_with_command(argv_sup: list[str], env: dict[str, str], command: list[str], log: Path | None = None) -> int:
+    """supervisord in the background, `command` in the foreground; this process reaps all.
+
+    supervisord's and the daemons' lines go to stderr, or, when a person types at a terminal
+    (`docker run -it ... bash`), to `log`, so that they do not print over the prompt.
+    """
+    if log is None:
+        out = 2
+    else:
+        out = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+        say(f"the daemons' logs: {log} (tail -f {log}); their state: deepdocker-health")
+    sup = Supervisord(argv_sup, env, out)
     try:
         cmd_pid = os.posix_spawnp(command[0], command, dict(os.environ))
     except OSError as e:
@@ -162,12 +175,12 @@ def run_with_command(argv_sup: list[str], env: dict[str, str], command: list[str
         pid, status = _wait_any()
         if pid in (cmd_pid, -1):
             break
-        if pid == sup.pid and not sup.stopping:
-            if os.WIFSIGNALED(status):  # killed from outside: its daemons are unsupervised
-                sup.died(status)
-            else:  # it ended by itself (DEEPDOCKER_ON_FATAL=exit): so does the command
-                sup.stopping, sup.pid, sup_status = True, -1, os.waitstatus_to_exitcode(status)
-                forward(signal.SIGTERM, None)
+        # Killed from outside, its daemons are unsupervised: start it again. Ended by itself
+        # (DEEPDOCKER_ON_FATAL=exit), or killed again and again: so does the command.
+        if pid == sup.pid and not sup.stopping and not (os.WIFSIGNALED(status) and sup.died(status)):
+            sup.stopping, sup.pid = True, -1
+            sup_status = os.waitstatus_to_exitcode(status) if os.WIFEXITED(status) else 1
+            forward(signal.SIGTERM, None)
     signal.setitimer(signal.ITIMER_REAL, 0)
     sup.stop()
     if status < 0:
@@ -180,22 +193,34 @@ class Supervisord:
     """supervisord in a session of its own (Ctrl-C on the terminal reaches the command, not the
     daemons), started again if it dies while the command runs, its orphaned daemons first stopped."""
 
-    def __init__(self, argv: list[str], env: dict[str, str]) -> None:
-        self.argv, self.env = argv, env
+    def __init__(self, argv: list[str], env: dict[str, str], out: int) -> None:
+        self.argv, self.env, self.out = argv, env, out
         # True once asked to stop, or once it stopped by itself: not started again.
         self.stopping = False
+        self.quick_deaths = 0
         self.start()
 
     def start(self) -> None:
         self.started = time.monotonic()
-        self.pid = os.posix_spawn(self.argv[0], self.argv, self.env, setsid=True)
+        # Its log lines and the daemons' go to `out` (stderr or the log file), never to stdout:
+        # the command's stdout carries the command's output alone (`docker run ... CMD > file`).
+        dup = [(os.POSIX_SPAWN_DUP2, self.out, 1), (os.POSIX_SPAWN_DUP2, self.out, 2)]
+        self.pid = os.posix_spawn(self.argv[0], self.argv, self.env, setsid=True, file_actions=dup)
 
-    def died(self, status: int) -> None:
-        say(f"supervisord ended ({_describe(status)}): stopping the daemons it left and starting it again")
+    def died(self, status: int) -> bool:
+        """It was killed: stop the daemons it left, and start it again unless that keeps
+        happening right after its start. Whether it was started again."""
+        lived = time.monotonic() - self.started
+        self.quick_deaths = self.quick_deaths + 1 if lived < QUICK_DEATH else 0
         _stop_session(self.pid)
-        if time.monotonic() - self.started < RESPAWN_PAUSE:
+        if self.quick_deaths >= QUICK_DEATHS:
+            say(f"supervisord ended ({_describe(status)}) {self.quick_deaths} times within seconds: giving up")
+            return False
+        say(f"supervisord ended ({_describe(status)}): stopping the daemons it left and starting it again")
+        if lived < RESPAWN_PAUSE:
             time.sleep(RESPAWN_PAUSE)
         self.start()
+        return True
 
     def stop(self) -> None:
         if self.pid < 0 or _sid(self.pid) is None:

@@ -30,6 +30,11 @@ class Paths:
         return self.run_dir / STATE_FILE
 
     @property
+    def daemons_log(self) -> Path:
+        """Where the daemons' lines go in command mode at a terminal (capped: supervisor_ext.MAX_LOG_FILE)."""
+        return self.run_dir / "daemons.log"
+
+    @property
     def jupyter_dir(self) -> Path:
         return self.run_dir / "jupyter"
 

@@ -29,6 +29,7 @@ import fcntl
 import os
 import queue
 import signal
+import stat
 import time
 from typing import Any
 
@@ -44,6 +45,8 @@ from .watchdog import Check, RestartBudget, Verdict, Watchdog
 
 API_VERSION = "1"
 LAST_LINES = 20
+# The daemons' log file (command mode at a terminal) starts over past this size.
+MAX_LOG_FILE = 8 << 20
 # A partial line longer than this is written anyway, so one chatty program cannot grow memory.
 MAX_PARTIAL = 64 * 1024
 # supervisord's process_state comparisons are strict (now > deadline): poll just past it.
@@ -146,8 +149,17 @@ class _Output:
             self.last[name].append(line.decode("utf-8", "replace").rstrip("\r"))
         try:
             os.write(fd, out)
+            self._cap(fd)
         except OSError:
             pass  # nobody reads our output any more: keep supervising
+
+    @staticmethod
+    def _cap(fd: int) -> None:
+        """Output to a file (command mode at a terminal) stays small: past the cap it starts over."""
+        st = os.fstat(fd)
+        if stat.S_ISREG(st.st_mode) and st.st_size > MAX_LOG_FILE:
+            os.ftruncate(fd, 0)
+            os.write(fd, f"(deepdocker: this log passed {MAX_LOG_FILE >> 20} MiB and started over)\n".encode())
 
 
 class DeepdockerNamespace:

@@ -90,6 +90,11 @@ def _uptime(seconds: float) -> str:
     return f"{s // 3600}h{s % 3600 // 60:02d}m" if s >= 3600 else f"{s // 60}m{s % 60:02d}s"
 
 
+def _restarts(s: dict) -> str:
+    hung = s.get("liveness_restarts", 0)
+    return f"{s['restarts']} ({hung} hung)" if hung else str(s["restarts"])
+
+
 def table(report: dict) -> str:
     rows = [("SERVICE", "STATE", "READY", "PID", "UPTIME", "RESTARTS", "RSS", "PROBE")]
     for name, s in report["services"].items():
@@ -100,7 +105,7 @@ def table(report: dict) -> str:
                 "yes" if s["ready"] else "no",
                 str(s["pid"] or "-"),
                 _uptime(s["uptime"]) if s["pid"] else "-",
-                str(s["restarts"]),
+                _restarts(s),
                 f"{s['rss'] / 1048576:.1f} MiB" if s["rss"] else "-",
                 s["probe"],
             )

@@ -68,7 +68,15 @@ def cmdline(pid: int) -> str:
 class Stack:
     """deepdocker-entrypoint started for real in host mode, on free loopback ports."""
 
-    def __init__(self, tmp: Path, services: str, extra_env: dict[str, str] | None = None, args=(), preexec=None):
+    def __init__(
+        self,
+        tmp: Path,
+        services: str,
+        extra_env: dict[str, str] | None = None,
+        args=(),
+        preexec=None,
+        stdin: int = subprocess.DEVNULL,
+    ):
         self.tmp = tmp
         self.run_dir = tmp / "run"
         jp, tp, sp, rp = free_ports(4)
@@ -96,7 +104,7 @@ class Stack:
             env=self.env,
             stdout=self.stdout_path.open("wb"),
             stderr=self.stderr_path.open("wb"),
-            stdin=subprocess.DEVNULL,
+            stdin=stdin,
             preexec_fn=preexec,
         )
 

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import json
 import os
+import pty
 import re
+import select
 import shutil
 import subprocess
 import time
@@ -200,3 +202,35 @@ def test_a_page_load_asks_nothing_and_fetches_nothing_from_outside(containers, o
     schema = api(c.port(8888), TOKEN, "/lab/api/settings/@jupyterlab/apputils-extension:notification")[1]["schema"]
     assert schema["properties"]["fetchNews"]["default"] == "false"
     assert schema["properties"]["checkForUpdates"]["default"] is False
+
+
+def test_the_original_interactive_shell_gets_a_clean_terminal(image):
+    """docker run -it deepdocker:cpu bash, typed at a terminal: a prompt, not daemon logs over it."""
+    master, terminal = pty.openpty()
+    name = f"deepdocker-tty-{os.getpid()}"
+    shell = subprocess.Popen(
+        ["docker", "run", "--rm", "--name", name, "-it", image, "bash"],
+        stdin=terminal, stdout=terminal, stderr=terminal, close_fds=True,
+    )  # fmt: skip
+    os.close(terminal)
+    shown = b""
+    try:
+        os.write(master, b"deepdocker-health --wait 90 >/dev/null && echo HEALTHY-$((6*7)); sleep 2; exit 5\n")
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline:
+            if select.select([master], [], [], 1)[0]:
+                try:
+                    chunk = os.read(master, 4096)
+                except OSError:  # the terminal closed: the shell is gone
+                    break
+                shown += chunk
+            elif shell.poll() is not None:
+                break
+        assert shell.wait(30) == 5, shown.decode(errors="replace")
+    finally:
+        subprocess.run(["docker", "rm", "-f", name], capture_output=True)
+        os.close(master)
+    text = shown.decode(errors="replace")
+    assert "HEALTHY-42" in text
+    assert "the daemons' logs: /run/deepdocker/daemons.log" in text
+    assert "spawned" not in text and "jupyter     |" not in text and "tensorboard |" not in text

@@ -106,9 +106,11 @@ def test_bad_services_exit_at_once_with_the_message(containers):
     assert "SERVICES='bogus': unknown service 'bogus'" in c.logs()
 
 
-def test_a_command_passes_through(image):
-    result = docker("run", "--rm", image, "bash", "-c", "echo hi", timeout=120)
-    assert result.stdout.splitlines()[-1] == "hi"
+def test_a_command_passes_through_and_its_stdout_is_its_own(image):
+    # supervisord's and the daemons' lines go to stderr: a pipe or `> file` gets the command's output.
+    result = docker("run", "--rm", image, "bash", "-c", "deepdocker-health --wait 60 >&2; echo hi", timeout=120)
+    assert result.stdout == "hi\n"
+    assert "INFO spawned: 'jupyter'" in result.stderr and "jupyter     | " in result.stderr
 
 
 def test_original_interactive_usage_gives_a_shell_with_services(image):

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import socket
+import time
 
 import pytest
 
@@ -49,3 +52,26 @@ def test_crash_loop_with_exit_policy_stops_everything_with_status_1(tmp_path, ta
     logs = s.logs()
     assert "jupyter is FATAL; DEEPDOCKER_ON_FATAL=exit" in logs
     assert "stopped: sshd" in logs
+
+
+def test_exit_policy_in_command_mode_ends_the_command_too(tmp_path, taken_port):
+    env = {"JUPYTER_PORT": str(taken_port), "DEEPDOCKER_ON_FATAL": "exit"}
+    s = Stack(tmp_path, "jupyter", env, args=("sleep", "300"))
+    try:
+        assert s.proc.wait(90) == 1
+    finally:
+        s.stop()
+    assert "jupyter is FATAL; DEEPDOCKER_ON_FATAL=exit" in s.logs()
+
+
+def test_a_supervisord_killed_again_and_again_is_given_up(tmp_path):
+    s = Stack(tmp_path, "sshd", args=("sleep", "300"))
+    try:
+        for _ in range(3):
+            s.wait_healthy()
+            os.kill(s.supervisord_pid, signal.SIGKILL)
+            time.sleep(0.5)
+        assert s.proc.wait(30) == 1
+    finally:
+        s.stop()
+    assert "times within seconds: giving up" in s.logs()

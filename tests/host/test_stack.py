@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import pty
 import pwd
 import re
 import shutil
@@ -184,6 +185,9 @@ def test_command_mode_runs_the_command_with_services_and_stops_them(tmp_path):
     )
     status = s.proc.wait(90)
     assert status == 7, s.logs()
+    # The command printed nothing; supervisord and the daemons write to stderr, never its stdout.
+    assert s.stdout_path.read_text() == ""
+    assert "INFO spawned: 'sshd'" in s.stderr_path.read_text()
     assert not [p for p in psutil.process_iter() if str(s.run_dir) in cmdline(p.pid)]
 
 
@@ -381,6 +385,7 @@ def test_a_hung_daemon_is_restarted_and_a_busy_kernel_is_not_a_hang(tmp_path):
         after = wait_until(back, budget, 0.5, what="tensorboard restarted and ready")
         took = time.monotonic() - start
         assert after["liveness_restarts"] == 1 and after["restarts"] == 1
+        assert re.search(r"^tensorboard .* 1 \(1 hung\) ", s.health().stdout, re.M)
         assert not psutil.pid_exists(frozen) or psutil.Process(frozen).status() == psutil.STATUS_ZOMBIE
         assert re.search(r"^tensorboard \| deepdocker: not answering \(.*\): restarting it$", s.logs(), re.M)
         # Jupyter, its kernel busy all along: never restarted.
@@ -390,3 +395,21 @@ def test_a_hung_daemon_is_restarted_and_a_busy_kernel_is_not_a_hang(tmp_path):
         print(f"tensorboard ready again {took:.1f} s after SIGSTOP (budget {budget:.0f} s)")
     finally:
         assert s.stop() == 0
+
+
+def test_at_a_terminal_the_daemons_do_not_print_over_the_prompt(tmp_path):
+    # docker run -it ... bash: a person types at a terminal; the daemons' lines go to a file.
+    _, terminal = pty.openpty()
+    s = Stack(tmp_path, "sshd,tensorboard", args=("sh", "-c", "deepdocker-health --wait 60 >/dev/null"), stdin=terminal)
+    try:
+        assert s.proc.wait(90) == 0
+    finally:
+        s.stop()
+        os.close(terminal)
+    log = s.run_dir / "daemons.log"
+    shown = s.stderr_path.read_text()
+    assert f"the daemons' logs: {log} (tail -f {log})" in shown
+    assert "spawned" not in shown and "tensorboard |" not in shown
+    written = log.read_text()
+    assert "INFO spawned: 'sshd'" in written and "tensorboard | " in written
+    assert log.stat().st_mode & 0o777 == 0o600
