@@ -371,14 +371,10 @@ def _check_folder(var: str, path: Path) -> None:
         if part.exists():
             if not part.is_dir():
                 raise UsageError(var, str(path), f"{part} is not a directory", "a path deepdocker can make folders in")
-            if read_only(str(part)):
+            if users.read_only(str(part)):
                 accepted = "a writable folder (docker run --read-only: mount a volume or --tmpfs there)"
                 raise UsageError(var, str(path), f"{part} is on a read-only file system", accepted)
             return
-
-
-def read_only(path: str) -> bool:
-    return bool(os.statvfs(path).f_flag & os.ST_RDONLY)
 
 
 def _inside(path: str, folder: str | None) -> bool:
@@ -415,7 +411,7 @@ def from_env(env: Mapping[str, str], path: str | None = None) -> Settings:
     if is_root and env.get("NB_USER") == "root":
         raise UsageError("NB_USER", "root", "the notebook user is never root", "an existing account other than root")
     account = users.resolve(env, is_root)
-    if account.remap and read_only("/etc"):
+    if account.remap and users.read_only("/etc"):
         var = "NB_UID" if "NB_UID" in env else "NB_GID" if "NB_GID" in env else "SHARED_DIR"
         raise UsageError(
             var,
@@ -481,7 +477,7 @@ def from_env(env: Mapping[str, str], path: str | None = None) -> Settings:
     _check_folder("SSH_HOST_KEY_DIR", host_key_dir)
     if "sshd" in names:
         values.config("PATH", env.get("PATH", ""), limit=values.MAX_TEXT * 4, what="a PATH")
-        if is_root and not os.path.isdir(SSHD_PRIVSEP) and read_only(os.path.dirname(SSHD_PRIVSEP)):
+        if is_root and not os.path.isdir(SSHD_PRIVSEP) and users.read_only(os.path.dirname(SSHD_PRIVSEP)):
             accepted = "a writable /run for OpenSSH's /run/sshd (docker run --read-only: add --tmpfs /run)"
             raise UsageError("SERVICES", env.get("SERVICES", ""), "sshd, with /run read-only", accepted)
 

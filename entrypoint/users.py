@@ -63,8 +63,13 @@ def _allowed(st: os.stat_result, uid: int, gid: int, bits: int) -> bool:
     return (st.st_mode >> shift) & bits == bits
 
 
+def read_only(path: str) -> bool:
+    """Whether `path` is on a file system mounted read-only (`:ro`, docker run --read-only)."""
+    return bool(os.statvfs(path).f_flag & os.ST_RDONLY)
+
+
 def writable_by(path: str, uid: int, gid: int) -> bool:
-    if os.statvfs(path).f_flag & os.ST_RDONLY:
+    if read_only(path):
         return False
     return _allowed(os.stat(path), uid, gid, 2)
 
@@ -151,7 +156,7 @@ def shared_folder(path: str | None, account: Account, is_root: bool) -> SharedFo
     if path is None:
         return None
     who = f"{account.name} (uid {account.uid})"
-    if os.statvfs(path).f_flag & os.ST_RDONLY:
+    if read_only(path):
         return SharedFolder(path, "warn", f"{path} is mounted read-only: {who} can read it, nothing can be saved there")
     if writable_by(path, account.uid, account.gid):
         return SharedFolder(path, "ok")
