@@ -14,6 +14,10 @@ GPU_BASE_IMAGE ?= nvidia/cuda:13.0.2-cudnn-runtime-ubuntu24.04
 TORCH_INDEX_CPU ?= https://download.pytorch.org/whl/cpu
 TORCH_INDEX_GPU ?= https://download.pytorch.org/whl/cu130
 INSTALL_RSTUDIO ?= auto
+# A folder of wheels pip looks in first, torch's included (README, "Building the image").
+WHEELHOUSE ?=
+WHEELHOUSE_PORT ?= 8799
+export WHEELHOUSE WHEELHOUSE_PORT
 # Trust what this host trusts inside the build (TLS-intercepting proxies); 0 to turn off.
 TRUST_HOST_CAS ?= 1
 HOST_CA_BUNDLE ?= /etc/ssl/certs/ca-certificates.crt
@@ -49,8 +53,13 @@ lint: venv ## ruff, mypy, hadolint, shellcheck
 	shellcheck scripts/*.sh .ci/run
 
 .PHONY: bench
-bench: venv ## Start/restart/stop times, health-probe cost, RSS: deepdocker beside stock supervisord
+bench: venv ## Start/restart/stop times, health-probe cost, RSS beside stock supervisord; then bench-lean
 	cd bench && ../$(PY) run.py
+	cd bench && ../$(PY) lean.py
+
+.PHONY: bench-lean
+bench-lean: venv ## A default container at rest: idle memory, first TensorBoard request, 8 at once (Docker)
+	cd bench && ../$(PY) lean.py $(or $(ROUNDS),3) $(or $(N),8)
 
 .PHONY: bench-health
 bench-health: venv ## Cost of one deepdocker-health call beside `supervisorctl status`
@@ -68,12 +77,12 @@ certs:
 	else rm -f certs/host-ca-bundle.crt; fi
 
 .PHONY: image
-image: FRAMEWORKS ?= $(shell scripts/default-frameworks.sh $(TORCH_INDEX_CPU))
-image: certs ## Build deepdocker:cpu (FRAMEWORKS=..., INSTALL_RSTUDIO=auto|1|0, BASE_IMAGE=...)
+image: FRAMEWORKS ?= $(shell WHEELHOUSE='$(WHEELHOUSE)' scripts/default-frameworks.sh $(TORCH_INDEX_CPU))
+image: certs ## Build deepdocker:cpu (FRAMEWORKS=..., INSTALL_RSTUDIO=auto|1|0, BASE_IMAGE=..., WHEELHOUSE=...)
 	scripts/build-image.sh Dockerfile.cpu deepdocker:cpu "$(BASE_IMAGE)" $(IMAGE_ARGS)
 
 .PHONY: image-gpu
-image-gpu: FRAMEWORKS ?= $(shell scripts/default-frameworks.sh $(TORCH_INDEX_GPU))
+image-gpu: FRAMEWORKS ?= $(shell WHEELHOUSE='$(WHEELHOUSE)' scripts/default-frameworks.sh $(TORCH_INDEX_GPU))
 image-gpu: certs ## Build deepdocker:gpu (CUDA 13 / cuDNN 9 base; same knobs)
 	scripts/build-image.sh Dockerfile.gpu deepdocker:gpu "$(GPU_BASE_IMAGE)" $(IMAGE_ARGS)
 

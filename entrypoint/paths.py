@@ -35,6 +35,11 @@ class Paths:
         return self.run_dir / "daemons.log"
 
     @property
+    def wake(self) -> Path:
+        """A FIFO: Jupyter's proxy writes an on-demand service's name, supervisord starts it."""
+        return self.run_dir / "wake"
+
+    @property
     def jupyter_dir(self) -> Path:
         return self.run_dir / "jupyter"
 

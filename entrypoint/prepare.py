@@ -15,12 +15,17 @@ import pwd
 import shutil
 import stat
 import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
 from . import users, values
 from .paths import Paths
 from .settings import SSHD_PRIVSEP, Enabled, Settings
+
+# How long Jupyter's proxy holds a first request to an on-demand service while it starts
+# (TensorBoard needs ~3 s alone, ~30 s with 8 containers starting on 2 cores).
+WAKE_TIMEOUT = 60
 
 
 def write_file(path: Path, text: str, mode: int, owner: str | None = None) -> None:
@@ -78,8 +83,9 @@ def probe_host(bind: str) -> str:
 def state(settings: Settings) -> str:
     """What deepdocker-health reads: a tab-separated file it can read without imports.
 
-    'socket<TAB>path', then one 'name<TAB>probe<TAB>host<TAB>port<TAB>target' line per service,
-    and a 'note<TAB>text' line for each thing at start a person should know.
+    'socket<TAB>path', then one 'name<TAB>probe<TAB>host<TAB>port<TAB>target<TAB>start' line per
+    service (start: "now", or "on-demand" for one spawned at its first request), and a
+    'note<TAB>text' line for each thing at start a person should know.
     """
     lines = [f"socket\t{Paths(settings.run_dir).socket}"]
     if settings.shared and settings.shared.action == "warn":
@@ -92,7 +98,8 @@ def state(settings: Settings) -> str:
             target = probe.path if probe.path.startswith("/") else base + probe.path
         else:
             target = "-"
-        lines.append("\t".join([e.service.name, probe.kind, host, str(e.port), target]))
+        start = "on-demand" if e.on_demand else "now"
+        lines.append("\t".join([e.service.name, probe.kind, host, str(e.port), target, start]))
     return "\n".join(lines) + "\n"
 
 
@@ -155,18 +162,33 @@ def jupyter_config(settings: Settings, e: Enabled) -> dict:
     if settings.jupyter_password:
         config["PasswordIdentityProvider"] = {"hashed_password": hash_password(e.exe, settings.jupyter_password)}
     # Services with no login of their own, behind Jupyter's at /<name>/ (jupyter-server-proxy).
-    servers = {
-        other.service.name: {
-            "port": other.port,
-            "absolute_url": False,
-            "launcher_entry": {"title": other.service.summary},
-        }
-        for other in settings.enabled
-        if other.service.public_var
-    }
+    servers = {}
+    for other in settings.enabled:
+        if not other.service.public_var:
+            continue
+        server: dict = {"port": other.port, "absolute_url": False, "launcher_entry": {"title": other.service.summary}}
+        if other.on_demand:
+            # The proxy runs this before the first request and waits (up to `timeout`) until the
+            # port answers; supervisord does the starting (entrypoint.wake).
+            wake = Paths(settings.run_dir).wake
+            server["command"] = [sys.executable, "-I", "-m", "entrypoint.wake", str(wake), other.service.name]
+            server["timeout"] = WAKE_TIMEOUT
+        servers[other.service.name] = server
     if servers:
         config["ServerProxy"] = {"servers": servers}
     return config
+
+
+def make_wake_fifo(settings: Settings, paths: Paths) -> None:
+    """The FIFO the notebook user's Jupyter writes on-demand names into; supervisord reads it."""
+    try:
+        paths.wake.unlink()  # a stale one from an earlier start (a link: the link itself)
+    except FileNotFoundError:
+        pass
+    os.mkfifo(paths.wake, 0o600)
+    os.chmod(paths.wake, 0o600)
+    if settings.is_root:
+        os.chown(paths.wake, settings.account.uid, settings.account.gid)
 
 
 def prepare_jupyter(settings: Settings, e: Enabled, paths: Paths) -> None:
@@ -206,6 +228,8 @@ def prepare(settings: Settings, config_text: str) -> Paths:
         # The notebook user's home when its own cannot be written (--read-only, an arbitrary UID).
         make_dir(Path(settings.nb_home), 0o700)
         os.chown(settings.nb_home, settings.account.uid, settings.account.gid)
+    if any(e.on_demand for e in settings.enabled):
+        make_wake_fifo(settings, paths)
     for e in settings.enabled:
         preparer = PREPARERS.get(e.service.name)
         if preparer:

@@ -49,7 +49,7 @@ class Liveness:
 @dataclass(frozen=True)
 class Service:
     name: str
-    # Executable looked up on PATH, then in `search_dirs`.
+    # Executable looked up in `own_dirs` (an environment of its own), on PATH, then in `search_dirs`.
     program: str
     port_var: str
     default_port: int
@@ -58,6 +58,7 @@ class Service:
     # (sshd and rserver switch to the logged-in user themselves).
     runs_as: str = "notebook"
     search_dirs: tuple[str, ...] = ()
+    own_dirs: tuple[str, ...] = ()
     stopsignal: str = "TERM"
     # Seconds between SIGTERM and SIGKILL; deepdocker's stop budget is 1.5 s.
     stopwaitsecs: int = 5
@@ -66,6 +67,10 @@ class Service:
     # A service with no login of its own names the variable that publishes it. Until
     # that says true it listens on loopback only, reached at /<name>/ behind Jupyter's login.
     public_var: str | None = None
+    # Behind Jupyter's login (not public), not spawned at start: the first request to /<name>/
+    # starts it through supervisord and waits until it answers (entrypoint.wake). Then it is
+    # supervised like any other. DEEPDOCKER_ON_DEMAND=false starts it at once.
+    on_demand: bool = False
     # Environment variables (besides the port) this service reads, with defaults,
     # for the README's table. The template does the reading.
     knobs: dict[str, str] = field(default_factory=dict)
@@ -99,6 +104,10 @@ REGISTRY: dict[str, Service] = {
             default_port=6006,
             probe=Probe("http", path="/"),
             public_var="TENSORBOARD_PUBLIC",
+            # Most sessions never open it, and it costs ~100 MiB idle: started on first use.
+            on_demand=True,
+            # Without TensorFlow to import (scripts/install-tensorboard.sh): ~200 MiB less.
+            own_dirs=("/opt/deepdocker/tensorboard/bin",),
             knobs={"TENSORBOARD_LOGDIR": "$NOTEBOOK_DIR/logs"},
             summary="TensorBoard",
         ),

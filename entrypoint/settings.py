@@ -35,6 +35,7 @@ VARIABLES = (
     "DEEPDOCKER_RUN_DIR",
     "DEEPDOCKER_ON_FATAL",
     "DEEPDOCKER_LIVENESS",
+    "DEEPDOCKER_ON_DEMAND",
     "JUPYTER_TOKEN",
     "JUPYTER_TOKEN_FILE",
     "JUPYTER_PASSWORD",
@@ -80,6 +81,8 @@ class Enabled:
     bind: str
     # False: no login of its own, so loopback only, behind Jupyter's (see Service.public_var).
     public: bool
+    # Not spawned at start: Jupyter's proxy starts it on its first request (Service.on_demand).
+    on_demand: bool = False
 
 
 @dataclass(frozen=True)
@@ -131,6 +134,10 @@ class Settings:
 
 
 def find_program(service: Service, path: str | None) -> str | None:
+    for d in service.own_dirs:
+        candidate = os.path.join(d, service.program)
+        if os.access(candidate, os.X_OK):
+            return candidate
     found = shutil.which(service.program, path=path)
     if found:
         return found
@@ -481,12 +488,15 @@ def from_env(env: Mapping[str, str], path: str | None = None) -> Settings:
             accepted = "a writable /run for OpenSSH's /run/sshd (docker run --read-only: add --tmpfs /run)"
             raise UsageError("SERVICES", env.get("SERVICES", ""), "sshd, with /run read-only", accepted)
 
+    # Only Jupyter's proxy can start a service on demand: without Jupyter, everything starts at once.
+    on_demand = parse_bool("DEEPDOCKER_ON_DEMAND", env.get("DEEPDOCKER_ON_DEMAND", "true")) and "jupyter" in names
     enabled = []
     for name in names:
         svc = REGISTRY[name]
         user = account.name if (is_root and svc.runs_as == "notebook" and account.name != "root") else None
         own_bind = bind if public[name] else "127.0.0.1"
-        enabled.append(Enabled(svc, available[name], ports[name], user, nb_home, own_bind, public[name]))
+        lazy = on_demand and svc.on_demand and not public[name]
+        enabled.append(Enabled(svc, available[name], ports[name], user, nb_home, own_bind, public[name], lazy))
 
     rstudio_generated = "rstudio" in names and not disable_auth and rstudio_password is None
     return Settings(

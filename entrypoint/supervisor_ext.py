@@ -15,6 +15,8 @@ the asyncore socket map, the poller) and without patching supervisor's code:
   restarts those at once, forever) and lets it go FATAL after `startretries` crashes;
 * applies DEEPDOCKER_ON_FATAL: "exit" shuts supervisord down with a non-zero status
   when a program goes FATAL;
+* starts an on-demand program (autostart=false) when its name arrives on the wake FIFO, which
+  Jupyter's proxy writes to before the program's first request (entrypoint.wake);
 * restarts a program that answered its probe and then stopped answering (entrypoint.watchdog
   judges, in a thread; the restart happens here, in supervisord's loop), and makes it FATAL
   when that keeps happening.
@@ -106,6 +108,44 @@ class _Waker:
 
 _waker: _Waker | None = None
 
+# A name on the wake FIFO, newline included, is at most this long; anything else is dropped.
+MAX_WAKE_LINE = 64
+
+
+class _WakeFifo:
+    """The wake FIFO in supervisord's socket map: each line names an on-demand program to start."""
+
+    def __init__(self, path: str, start: Any) -> None:
+        # O_RDWR: a writer of our own, so the last writer's close is no end of file (no POLLHUP spin).
+        self.fd = os.open(path, os.O_RDWR | os.O_NONBLOCK | os.O_CLOEXEC)
+        self.start = start
+        self.partial = b""
+
+    def readable(self) -> bool:
+        return True
+
+    def writable(self) -> bool:
+        return False
+
+    def handle_read_event(self) -> None:
+        try:
+            data = os.read(self.fd, 4096)
+        except BlockingIOError:
+            return
+        lines = (self.partial + data).split(b"\n")
+        self.partial = lines.pop()
+        if len(self.partial) > MAX_WAKE_LINE:
+            self.partial = b""
+        for line in lines:
+            if 0 < len(line) <= MAX_WAKE_LINE:
+                self.start(line.decode("ascii", "replace"))
+
+    def handle_error(self) -> None:
+        pass
+
+
+_wake_fifo: _WakeFifo | None = None
+
 
 class _Output:
     """Program output -> prefixed lines on supervisord's stdout/stderr."""
@@ -165,7 +205,15 @@ class _Output:
 class DeepdockerNamespace:
     """The `deepdocker` XML-RPC namespace, and the hooks behind it."""
 
-    def __init__(self, supervisord: Any, on_fatal: str = "stay", state_file: str = "", liveness: str = "on") -> None:
+    def __init__(
+        self,
+        supervisord: Any,
+        on_fatal: str = "stay",
+        state_file: str = "",
+        liveness: str = "on",
+        on_demand: str = "",
+        wake_fifo: str = "",
+    ) -> None:
         global _waker
         self.supervisord = supervisord
         self.options = supervisord.options
@@ -185,6 +233,14 @@ class DeepdockerNamespace:
         self.options.get_socket_map()[self.waker.r] = self.waker
         self._wrap_poll()
 
+        global _wake_fifo
+        self.on_demand = frozenset(n for n in on_demand.split(",") if n)
+        if self.on_demand and wake_fifo:
+            if _wake_fifo is None:  # a SIGHUP reload keeps the FIFO, with the new namespace behind it
+                _wake_fifo = _WakeFifo(wake_fifo, self._wake)
+            _wake_fifo.start = self._wake
+            self.options.get_socket_map()[_wake_fifo.fd] = _wake_fifo
+
         events.subscribe(events.ProcessLogEvent, self._on_log)
         events.subscribe(events.ProcessStateStartingEvent, self._on_starting)
         events.subscribe(events.ProcessStateEvent, self._on_state)
@@ -199,7 +255,7 @@ class DeepdockerNamespace:
     def _checks(self, state_file: str) -> list[Check]:
         _, enabled, _ = read_state(os.path.dirname(state_file)) if state_file else ("", {}, [])
         checks = []
-        for name, (kind, host, port, target) in enabled.items():
+        for name, (kind, host, port, target, _start) in enabled.items():
             live = REGISTRY[name].liveness if name in REGISTRY else None
             if live:
                 checks.append(Check(name, kind, host, int(port), target, live))
@@ -287,6 +343,15 @@ class DeepdockerNamespace:
             self._on_exit(event.process)
         elif state == ProcessStates.FATAL:
             self._on_fatal(name)
+
+    def _wake(self, name: str) -> None:
+        """In supervisord's loop: start an on-demand program a request is waiting for."""
+        p = self._process(name) if name in self.on_demand else None
+        if p is None:
+            return  # not an on-demand program: nobody may start anything else this way
+        if p.state in (ProcessStates.STOPPED, ProcessStates.EXITED, ProcessStates.FATAL):
+            self.output.say(name, "deepdocker: starting on its first request")
+            p.spawn()
 
     # -- liveness ----------------------------------------------------------------------
 
@@ -389,6 +454,8 @@ class DeepdockerNamespace:
                     "pid": p.pid or 0,
                     "uptime": round(now - p.laststart, 3) if p.pid else 0.0,
                     "restarts": max(0, self.spawns[name] - 1),
+                    # False: never spawned (an on-demand program nobody has opened yet).
+                    "started": self.spawns[name] > 0,
                     "liveness_restarts": self.budgets[name].total if name in self.budgets else 0,
                     # XML-RPC ints are 32-bit: bytes go as a double.
                     "rss": float(_rss(p.pid)),
@@ -417,4 +484,6 @@ def make_interface(supervisord: Any, **config: str) -> DeepdockerNamespace:
         on_fatal=config.get("on_fatal", "stay"),
         state_file=config.get("state_file", ""),
         liveness=config.get("liveness", "on"),
+        on_demand=config.get("on_demand", ""),
+        wake_fifo=config.get("wake_fifo", ""),
     )

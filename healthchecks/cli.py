@@ -1,6 +1,7 @@
 """deepdocker-health [--json] [--wait SECONDS]
 
-Healthy = every enabled daemon is RUNNING in supervisord and answers its readiness probe.
+Healthy = every enabled daemon is RUNNING in supervisord and answers its readiness probe, or is
+started on demand and either IDLE (not opened yet: nothing to probe) or in its first start.
 Exit status: 0 healthy, 1 not healthy (or not running), 2 usage error.
 Honours DEEPDOCKER_RUN_DIR, like deepdocker-entrypoint.
 """
@@ -22,7 +23,8 @@ class NotRunning(Exception):
 
 
 def read_state(directory: str) -> tuple[str, dict[str, list[str]], list[str]]:
-    """services.tsv: 'socket<TAB>path', 'name<TAB>probe<TAB>host<TAB>port<TAB>target' and 'note<TAB>text' lines."""
+    """services.tsv: 'socket<TAB>path', 'name<TAB>probe<TAB>host<TAB>port<TAB>target<TAB>start'
+    and 'note<TAB>text' lines (entrypoint.prepare.state writes them)."""
     try:
         with open(f"{directory}/{STATE_FILE}") as f:
             lines = f.read().splitlines()
@@ -37,13 +39,13 @@ def read_state(directory: str) -> tuple[str, dict[str, list[str]], list[str]]:
             socket_path = fields[1]
         elif fields[0] == "note":
             notes.append(fields[1])
-        elif len(fields) == 5:
+        elif len(fields) == 6:
             services[fields[0]] = fields[1:]
     return socket_path, services, notes
 
 
 def probe(spec: list[str]) -> tuple[bool, str]:
-    kind, host, port, target = spec
+    kind, host, port, target, _start = spec
     if kind == "http":
         return probes.http(host, int(port), target)
     return probes.listen(int(port))
@@ -70,15 +72,25 @@ def check(directory: str) -> dict:
             "rss": int(info.get("rss", 0)),
             "port": int(spec[2]),
         }
-        if entry["state"] == "RUNNING":
+        on_demand = spec[4] == "on-demand"
+        if entry["state"] == "STOPPED" and on_demand and not info.get("started", True):
+            entry["state"] = "IDLE"
+            entry["probe"] = f"not started yet: its first request (/{name}/) starts it"
+        elif entry["state"] == "RUNNING":
             entry["ready"], entry["probe"] = probe(spec)
         else:
             entry["probe"] = "not probed: not RUNNING"
             entry["last_lines"] = info.get("last_lines", [])
             if info.get("spawnerr"):
                 entry["spawnerr"] = info["spawnerr"]
+        if on_demand and entry["restarts"] == 0 and entry["state"] in ("STARTING", "RUNNING") and not entry["ready"]:
+            # Its first start, which a request through Jupyter is waiting for: not a fault.
+            entry["first_start"] = True
         services[name] = entry
-    healthy = bool(services) and all(s["state"] == "RUNNING" and s["ready"] for s in services.values())
+    healthy = bool(services) and all(
+        (s["state"] == "RUNNING" and s["ready"]) or s["state"] == "IDLE" or s.get("first_start")
+        for s in services.values()
+    )
     report: dict = {"healthy": healthy, "services": services}
     if notes:
         report["notes"] = notes
@@ -137,7 +149,7 @@ def login_line(directory: str, report: dict) -> str | None:
         return None
     if not jupyter or not token:
         return None
-    _, host, port, target = enabled["jupyter"]
+    _, host, port, target, _ = enabled["jupyter"]
     base = target[: -len("api")]
     return f"jupyter login: http://{host}:{port}{base}lab?token={token}"
 

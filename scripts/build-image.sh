@@ -27,6 +27,42 @@ if [ -z "${DOCKER_BUILDKIT:-}" ] && ! docker buildx version >/dev/null 2>&1; the
   export DOCKER_BUILDKIT=0
 fi
 
+# WHEELHOUSE: a folder of wheels pip looks in first (air-gapped builds; a torch wheel of your
+# own). Served on loopback for the build's RUN steps (host network) and never copied into a
+# layer. A torch wheel there is the one installed: its version, PyPI for its dependencies.
+wheel_args=()
+if [ -n "${WHEELHOUSE:-}" ]; then
+  if [ ! -d "$WHEELHOUSE" ]; then
+    echo "build-image: WHEELHOUSE=$WHEELHOUSE is not a folder; accepted: a folder of .whl files" >&2
+    exit 2
+  fi
+  port=${WHEELHOUSE_PORT:-8799}
+  python3 -m http.server --bind 127.0.0.1 --directory "$WHEELHOUSE" "$port" >/dev/null 2>&1 &
+  server=$!
+  trap 'kill "$server" 2>/dev/null || true' EXIT
+  for _ in $(seq 50); do
+    curl -fsS -o /dev/null "http://127.0.0.1:$port/" 2>/dev/null && break
+    kill -0 "$server" 2>/dev/null || break
+    sleep 0.1
+  done
+  if ! kill -0 "$server" 2>/dev/null; then
+    echo "build-image: cannot serve WHEELHOUSE on 127.0.0.1:$port (taken?); accepted: WHEELHOUSE_PORT=<a free port>" >&2
+    exit 2
+  fi
+  wheel_args=(--network host --build-arg "WHEELHOUSE_URL=http://127.0.0.1:$port/")
+  # A CPU build (+cpu) for the CPU image, any other (PyPI's Linux torch is the CUDA build) for the GPU one.
+  if [[ $dockerfile == *gpu* ]]; then
+    torch_wheel=$(find "$WHEELHOUSE" -maxdepth 1 -name 'torch-*.whl' ! -name '*+cpu*' ! -name '*%2Bcpu*' | sort -V | tail -1)
+  else
+    torch_wheel=$(find "$WHEELHOUSE" -maxdepth 1 \( -name 'torch-*+cpu*.whl' -o -name 'torch-*%2Bcpu*.whl' \) | sort -V | tail -1)
+  fi
+  if [ -n "$torch_wheel" ]; then
+    version=$(basename "$torch_wheel" | cut -d- -f2 | sed 's/%2[Bb]/+/')
+    wheel_args+=(--build-arg "TORCH_VERSION=$version" --build-arg "TORCH_INDEX_URL=https://pypi.org/simple")
+    echo "build-image: torch $version from WHEELHOUSE=$WHEELHOUSE"
+  fi
+fi
+
 start=$(date +%s)
-docker build -f "$dockerfile" -t "$tag" --build-arg "BASE_IMAGE=$base" "$@" .
+docker build -f "$dockerfile" -t "$tag" --build-arg "BASE_IMAGE=$base" "${wheel_args[@]}" "$@" .
 echo "build-image: built $tag in $(($(date +%s) - start)) s, $(docker image inspect -f '{{.Size}}' "$tag" | awk '{printf "%.2f GB", $1/1e9}')"

@@ -11,7 +11,7 @@ for fw in $wanted; do
   case "$fw" in
   torch)
     # PyTorch's own index: .../whl/cpu for the CPU image (PyPI's Linux wheel is the CUDA
-    # build, GBs), .../whl/cu130 for the GPU image.
+    # build, GBs), .../whl/cu130 for the GPU image; or a wheelhouse (build-image.sh).
     user_pip --index-url "$TORCH_INDEX_URL" "torch==$TORCH_VERSION"
     ;;
   tensorflow)
@@ -31,6 +31,11 @@ for fw in $wanted; do
   esac
   installed+=("$fw")
 done
+# torch needs setuptools >= 77.0.3, and pip then takes the newest, which no longer has
+# pkg_resources: TensorBoard 2.20's command line (the user's `tensorboard`, %tensorboard) imports it.
+if [ ${#installed[@]} -gt 0 ]; then
+  user_pip "setuptools==$SETUPTOOLS_VERSION"
+fi
 # What went in, for the tests and for people: /opt/deepdocker/frameworks.
 mkdir -p /opt/deepdocker
 printf '%s\n' "${installed[@]}" >/opt/deepdocker/frameworks

@@ -2,8 +2,10 @@
 # Shared by the install scripts (sourced).
 
 # pip into the user's environment as the notebook user: files are born with the right
-# owner, so no `chown -R` copies the whole environment into another image layer.
+# owner, so no `chown -R` copies the whole environment into another image layer. A wheelhouse
+# (WHEELHOUSE_URL, where the Dockerfile declares it) is looked in too.
 user_pip() {
   runuser -u "$NB_USER" -- env HOME="/home/$NB_USER" \
-    "$USER_VENV/bin/pip" install --no-cache-dir --disable-pip-version-check -q "$@"
+    "$USER_VENV/bin/pip" install --no-cache-dir --disable-pip-version-check -q \
+    ${WHEELHOUSE_URL:+--find-links "$WHEELHOUSE_URL"} "$@"
 }

@@ -95,6 +95,9 @@ class Stack:
             "SSHD_PORT": str(sp),
             "RSTUDIO_PORT": str(rp),
             "NOTEBOOK_DIR": str(notebooks),
+            # Every daemon up at start, so each test sees them all; tests/host/test_on_demand.py
+            # covers TensorBoard's default, a start on its first request.
+            "DEEPDOCKER_ON_DEMAND": "false",
             **(extra_env or {}),
         }
         self.stdout_path = tmp / "stdout.log"

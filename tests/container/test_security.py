@@ -61,8 +61,16 @@ def test_files_written_through_jupyter_belong_to_the_host_owner(containers):
 
 
 def test_an_arbitrary_uid_runs_the_unprivileged_services(containers):
-    c = containers.run(env={"SERVICES": "jupyter,tensorboard"}, opts=["--user", "4242:4242"])
+    c = containers.run(
+        env={"SERVICES": "jupyter,tensorboard", "JUPYTER_TOKEN": TOKEN}, opts=["--user", "4242:4242"], ports=[8888]
+    )
     c.wait_health("healthy")
+    # TensorBoard on demand works without root too: its first request starts it.
+    req = urllib.request.Request(
+        f"http://127.0.0.1:{c.port(8888)}/tensorboard/", headers={"Authorization": f"token {TOKEN}"}
+    )
+    with urllib.request.urlopen(req, timeout=120) as r:
+        assert r.status == 200
     for name in ("jupyter", "tensorboard"):
         pid = json.loads(c.exec("deepdocker-health", "--json").stdout)["services"][name]["pid"]
         assert c.host.process.get(pid=pid).uid == 4242

@@ -45,7 +45,9 @@ def test_one_program_per_enabled_service(tmp_path, settings):
     opts = parse(tmp_path, render(s))
     assert sorted(programs(opts)) == ["jupyter", "sshd", "tensorboard"]
     for p in programs(opts).values():
-        assert p.autorestart and p.autostart
+        assert p.autorestart
+        # TensorBoard, behind Jupyter's login, waits for its first request (on demand).
+        assert p.autostart == (p.name != "tensorboard")
         assert p.stopasgroup and p.killasgroup
         assert p.stdout_logfile is None and p.stderr_logfile is None
         assert p.stdout_events_enabled and p.stderr_events_enabled
@@ -89,7 +91,34 @@ def test_extension_is_loaded_with_its_policies(tmp_path, settings, env, liveness
     factories = {name: (factory, cfg) for name, factory, cfg in opts.configroot.supervisord.rpcinterface_factories}
     factory, cfg = factories["deepdocker"]
     assert factory.__module__ == "entrypoint.supervisor_ext"
-    assert cfg == {"on_fatal": "exit", "liveness": liveness, "state_file": str(s.run_dir / "services.tsv")}
+    assert cfg == {
+        "on_fatal": "exit",
+        "liveness": liveness,
+        "state_file": str(s.run_dir / "services.tsv"),
+        "on_demand": "tensorboard",
+        "wake_fifo": str(s.run_dir / "wake"),
+    }
+
+
+@pytest.mark.parametrize(
+    "env, services, started_at_once",
+    [
+        ({}, "jupyter,tensorboard", {"jupyter"}),
+        ({"DEEPDOCKER_ON_DEMAND": "false"}, "jupyter,tensorboard", {"jupyter", "tensorboard"}),
+        # Its own port, its own public: nobody would go through Jupyter's proxy to start it.
+        ({"TENSORBOARD_PUBLIC": "true"}, "jupyter,tensorboard", {"jupyter", "tensorboard"}),
+        # No Jupyter, no proxy to start it.
+        ({}, "tensorboard,sshd", {"tensorboard", "sshd"}),
+    ],
+)
+def test_on_demand_services_wait_for_their_first_request(tmp_path, settings, env, services, started_at_once):
+    s = settings(SERVICES=services, **env)
+    opts = parse(tmp_path, render(s))
+    assert {n for n, p in programs(opts).items() if p.autostart} == started_at_once
+    (_, _, cfg), *_ = [f for f in opts.configroot.supervisord.rpcinterface_factories if f[0] == "deepdocker"]
+    lazy = set(programs(opts)) - started_at_once
+    assert set(filter(None, cfg.get("on_demand", "").split(","))) == lazy
+    assert ("wake_fifo" in cfg) == bool(lazy)
 
 
 def test_rstudio_renders(tmp_path, settings, stand_ins):
