@@ -78,7 +78,8 @@ def announce(settings: Settings) -> None:
                 f"WARNING: {var}=true: {name} has no login and listens on {e.bind}:{e.port} for anyone who can reach it"
             )
         elif jupyter:
-            say(f"{name}: {settings.jupyter_base_url}{name}/ behind Jupyter's login")
+            when = ", started by its first request" if e.on_demand else ""
+            say(f"{name}: {settings.jupyter_base_url}{name}/ behind Jupyter's login{when}")
         else:
             say(f"{name} listens on 127.0.0.1:{e.port} only: it has no login of its own ({var}=true publishes it)")
     if settings.get("rstudio"):

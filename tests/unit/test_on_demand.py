@@ -106,3 +106,12 @@ def test_the_state_file_says_what_starts_on_demand(tmp_path, base_env, env, star
     (tmp_path / "services.tsv").write_text(state(s))
     _, services, _ = cli.read_state(str(tmp_path))
     assert services["tensorboard"][4] == start and services["jupyter"][4] == "now"
+
+
+@pytest.mark.parametrize("env, says", [({}, ", started by its first request"), ({"DEEPDOCKER_ON_DEMAND": "0"}, "")])
+def test_the_start_notice_says_when_tensorboard_starts(base_env, capsys, env, says):
+    from entrypoint.cli import announce
+    from entrypoint.settings import from_env
+
+    announce(from_env({**base_env, "SERVICES": "jupyter,tensorboard", "JUPYTER_TOKEN": "t" * 16, **env}))
+    assert f"tensorboard: /tensorboard/ behind Jupyter's login{says}\n" in capsys.readouterr().err
