@@ -82,9 +82,10 @@ image: certs ## Build deepdocker:cpu (FRAMEWORKS=..., INSTALL_RSTUDIO=auto|1|0, 
 	scripts/build-image.sh Dockerfile.cpu deepdocker:cpu "$(BASE_IMAGE)" $(IMAGE_ARGS)
 
 .PHONY: image-gpu
-image-gpu: FRAMEWORKS ?= $(shell WHEELHOUSE='$(WHEELHOUSE)' scripts/default-frameworks.sh $(TORCH_INDEX_GPU))
+# Every framework: where PyTorch's index does not answer, torch comes from PyPI (build-image.sh).
+image-gpu: FRAMEWORKS ?= torch tensorflow keras pytensor onnx
 image-gpu: certs ## Build deepdocker:gpu (CUDA 13 / cuDNN 9 base; same knobs)
-	scripts/build-image.sh Dockerfile.gpu deepdocker:gpu "$(GPU_BASE_IMAGE)" $(IMAGE_ARGS)
+	TORCH_INDEX=$(TORCH_INDEX_GPU) scripts/build-image.sh Dockerfile.gpu deepdocker:gpu "$(GPU_BASE_IMAGE)" $(IMAGE_ARGS)
 
 .PHONY: compose
 compose:

@@ -21,6 +21,7 @@ def main() -> None:
     print(table(rows, f"deepdocker vs stock ({platform.machine()}, {rounds} rounds, medians; baseline = stock)"))
     for note in notes:
         print(note)
+    print(table(health.gpu_rows(), "GPU column: baseline = the probe / a bare interpreter (medians; RSS max)"))
 
 
 if __name__ == "__main__":

@@ -1,9 +1,16 @@
-"""deepdocker-health [--json] [--wait SECONDS]
+"""deepdocker-health [--json] [--wait SECONDS] | deepdocker-health --gpu [--json]
 
 Healthy = every enabled daemon is RUNNING in supervisord and answers its readiness probe, or is
 started on demand and either IDLE (not opened yet: nothing to probe) or in its first start.
 Exit status: 0 healthy, 1 not healthy (or not running), 2 usage error.
 Honours DEEPDOCKER_RUN_DIR, like deepdocker-entrypoint.
+
+Where a GPU is present (/dev/nvidiactl), a person's view (a terminal, or --json) adds each service's
+GPU memory; Docker's HEALTHCHECK (neither) never pays for it.
+
+--gpu: what this container or machine sees of its GPUs (NVML), what each framework sees, and a
+plain sentence with the fix for each problem (healthchecks/gpu.py). No GPU: one line, exit 0;
+otherwise exit 0 with no problem found, 1 with one. Works without deepdocker's daemons (host mode).
 """
 
 from __future__ import annotations
@@ -15,7 +22,9 @@ import time
 from . import probes, rpc
 from .rundir import STATE_FILE, run_dir
 
-USAGE = "usage: deepdocker-health [--json] [--wait SECONDS]"
+USAGE = "usage: deepdocker-health [--json] [--wait SECONDS] | deepdocker-health --gpu [--json]"
+# The NVIDIA driver's control device: there only where a GPU was passed in (or the host has one).
+GPU_DEVICE = "/dev/nvidiactl"
 
 
 class NotRunning(Exception):
@@ -51,8 +60,11 @@ def probe(spec: list[str]) -> tuple[bool, str]:
     return probes.listen(int(port))
 
 
-def check(directory: str) -> dict:
-    """One look at every enabled daemon: {"healthy": bool, "services": {...}}."""
+def check(directory: str, gpu_memory: bool = False) -> dict:
+    """One look at every enabled daemon: {"healthy": bool, "services": {...}}.
+
+    gpu_memory: add each service's GPU memory (bytes, "gpu_memory") where a GPU is present.
+    """
     socket_path, enabled, notes = read_state(directory)
     try:
         processes = {p["name"]: p for p in rpc.call(socket_path, "deepdocker.status")}
@@ -92,6 +104,14 @@ def check(directory: str) -> dict:
         for s in services.values()
     )
     report: dict = {"healthy": healthy, "services": services}
+    if gpu_memory and os.path.exists(GPU_DEVICE):
+        from . import gpu
+
+        nvml = gpu.load_nvml()
+        if nvml is not None:
+            used = gpu.service_gpu_memory(nvml, {n: s["pid"] for n, s in services.items()})
+            for name, s in services.items():
+                s["gpu_memory"] = used.get(name, 0)
     if notes:
         report["notes"] = notes
     return report
@@ -108,7 +128,8 @@ def _restarts(s: dict) -> str:
 
 
 def table(report: dict) -> str:
-    rows = [("SERVICE", "STATE", "READY", "PID", "UPTIME", "RESTARTS", "RSS", "PROBE")]
+    gpu = any("gpu_memory" in s for s in report["services"].values())
+    rows = [("SERVICE", "STATE", "READY", "PID", "UPTIME", "RESTARTS", "RSS", *(("GPU MEM",) if gpu else ()), "PROBE")]
     for name, s in report["services"].items():
         rows.append(
             (
@@ -119,6 +140,7 @@ def table(report: dict) -> str:
                 _uptime(s["uptime"]) if s["pid"] else "-",
                 _restarts(s),
                 f"{s['rss'] / 1048576:.1f} MiB" if s["rss"] else "-",
+                *((f"{s.get('gpu_memory', 0) / 1048576:.0f} MiB",) if gpu else ()),
                 s["probe"],
             )
         )
@@ -154,13 +176,15 @@ def login_line(directory: str, report: dict) -> str | None:
     return f"jupyter login: http://{host}:{port}{base}lab?token={token}"
 
 
-def parse_args(args: list[str]) -> tuple[bool, float | None]:
-    as_json, wait = False, None
+def parse_args(args: list[str]) -> tuple[bool, float | None, bool]:
+    as_json, wait, gpu = False, None, False
     i = 0
     while i < len(args):
         a = args[i]
         if a == "--json":
             as_json = True
+        elif a == "--gpu":
+            gpu = True
         elif a == "--wait" or a.startswith("--wait="):
             value = a.partition("=")[2] if "=" in a else (args[i + 1] if i + 1 < len(args) else "")
             i += 0 if "=" in a else 1
@@ -173,7 +197,9 @@ def parse_args(args: list[str]) -> tuple[bool, float | None]:
         else:
             raise ValueError(f"unknown argument {a!r}")
         i += 1
-    return as_json, wait
+    if gpu and wait is not None:
+        raise ValueError("--gpu takes no --wait")
+    return as_json, wait, gpu
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -182,15 +208,18 @@ def main(argv: list[str] | None = None) -> int:
         print(__doc__.strip())
         return 0
     try:
-        as_json, wait = parse_args(args)
+        as_json, wait, gpu = parse_args(args)
     except ValueError as e:
         print(f"deepdocker-health: {e}\n{USAGE}", file=sys.stderr)
         return 2
     directory = run_dir(os.environ)
+    if gpu:
+        return gpu_report(directory, as_json)
+    person = as_json or sys.stdout.isatty()
     deadline = time.monotonic() + (wait or 0.0)
     while True:
         try:
-            report: dict | None = check(directory)
+            report: dict | None = check(directory, gpu_memory=person)
             error = ""
         except NotRunning as e:
             report, error = None, str(e)
@@ -215,3 +244,17 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # `deepdocker-health | head`
         sys.stderr.close()
     return 0 if report["healthy"] else 1
+
+
+def gpu_report(directory: str, as_json: bool) -> int:
+    from . import gpu
+
+    try:  # which service each GPU process belongs to, where deepdocker runs here
+        services = {n: s["pid"] for n, s in check(directory)["services"].items()}
+    except NotRunning:
+        services = {}
+    try:
+        return gpu.main(as_json, services)
+    except BrokenPipeError:
+        sys.stderr.close()
+        return 0

@@ -58,9 +58,18 @@ if [ -n "${WHEELHOUSE:-}" ]; then
   fi
   if [ -n "$torch_wheel" ]; then
     version=$(basename "$torch_wheel" | cut -d- -f2 | sed 's/%2[Bb]/+/')
-    wheel_args+=(--build-arg "TORCH_VERSION=$version" --build-arg "TORCH_INDEX_URL=https://pypi.org/simple")
+    wheel_args+=(--build-arg "TORCH_VERSION=$version" --build-arg "TORCH_INDEX_URL=https://pypi.org/simple"
+      --build-arg TORCH_FROM_WHEELHOUSE=1)
     echo "build-image: torch $version from WHEELHOUSE=$WHEELHOUSE"
   fi
+fi
+
+# The GPU image's torch: from PyTorch's own index (TORCH_INDEX, from the Makefile) where it
+# answers, else from PyPI, whose Linux wheel is the same CUDA build (TORCH_VERSION pins it).
+if [[ $dockerfile == *gpu* ]] && [ -z "${torch_wheel:-}" ] && [ -n "${TORCH_INDEX:-}" ] &&
+  ! curl -fsS -o /dev/null --connect-timeout 5 --max-time 15 "$TORCH_INDEX/torch/"; then
+  echo "build-image: *** $TORCH_INDEX does not answer: torch from PyPI (the same CUDA build) ***"
+  wheel_args+=(--build-arg "TORCH_INDEX_URL=https://pypi.org/simple")
 fi
 
 start=$(date +%s)
