@@ -67,7 +67,20 @@ def exit_code() -> int:
     return _exit_code
 
 
-class _Waker:
+class _Reader:
+    """The asyncore dispatcher interface supervisord's loop uses, for an fd it only reads."""
+
+    def readable(self) -> bool:
+        return True
+
+    def writable(self) -> bool:
+        return False
+
+    def handle_error(self) -> None:
+        pass
+
+
+class _Waker(_Reader):
     """A pipe the signal machinery writes to, in supervisord's socket map.
 
     Python writes one byte to the wake-up fd whenever a handled signal arrives, so
@@ -82,22 +95,12 @@ class _Waker:
             os.set_inheritable(fd, False)
         signal.set_wakeup_fd(self.w, warn_on_full_buffer=False)
 
-    # The asyncore dispatcher interface supervisord's loop uses.
-    def readable(self) -> bool:
-        return True
-
-    def writable(self) -> bool:
-        return False
-
     def handle_read_event(self) -> None:
         try:
             while os.read(self.r, 512):
                 pass
         except BlockingIOError:
             pass
-
-    def handle_error(self) -> None:
-        pass
 
     def wake(self) -> None:
         try:
@@ -112,7 +115,7 @@ _waker: _Waker | None = None
 MAX_WAKE_LINE = 64
 
 
-class _WakeFifo:
+class _WakeFifo(_Reader):
     """The wake FIFO in supervisord's socket map: each line names an on-demand program to start."""
 
     def __init__(self, path: str, start: Any) -> None:
@@ -120,12 +123,6 @@ class _WakeFifo:
         self.fd = os.open(path, os.O_RDWR | os.O_NONBLOCK | os.O_CLOEXEC)
         self.start = start
         self.partial = b""
-
-    def readable(self) -> bool:
-        return True
-
-    def writable(self) -> bool:
-        return False
 
     def handle_read_event(self) -> None:
         try:
@@ -139,9 +136,6 @@ class _WakeFifo:
         for line in lines:
             if 0 < len(line) <= MAX_WAKE_LINE:
                 self.start(line.decode("ascii", "replace"))
-
-    def handle_error(self) -> None:
-        pass
 
 
 _wake_fifo: _WakeFifo | None = None

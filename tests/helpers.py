@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import signal
 import socket
 import subprocess
@@ -128,6 +129,12 @@ class Stack:
                 raise AssertionError(
                     f"not healthy (entrypoint status {status}):\n{result.stdout}{result.stderr}{self.logs()}"
                 )
+
+    def token(self) -> str:
+        """The Jupyter token the entrypoint generated and showed once."""
+        match = re.search(r"Jupyter token \(generated, shown once\): (\w+)", self.logs())
+        assert match, self.logs()
+        return match.group(1)
 
     @property
     def supervisord_pid(self) -> int:

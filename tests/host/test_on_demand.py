@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import re
 import signal
 import socket
 import threading
@@ -26,12 +25,6 @@ def stack(tmp_path):
         s.stop()
 
 
-def token_of(stack: Stack) -> str:
-    match = re.search(r"Jupyter token \(generated, shown once\): (\w+)", stack.logs())
-    assert match, stack.logs()
-    return match.group(1)
-
-
 def listening(port: int) -> bool:
     with socket.socket() as s:
         return s.connect_ex(("127.0.0.1", port)) == 0
@@ -39,7 +32,7 @@ def listening(port: int) -> bool:
 
 def open_tensorboard(stack: Stack, timeout: float = 90) -> tuple[int, bytes]:
     url = f"http://127.0.0.1:{stack.ports['jupyter']}/tensorboard/"
-    req = urllib.request.Request(url, headers={"Authorization": f"token {token_of(stack)}"})
+    req = urllib.request.Request(url, headers={"Authorization": f"token {stack.token()}"})
     with urllib.request.urlopen(req, timeout=timeout) as r:
         return r.status, r.read()
 

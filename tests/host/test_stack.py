@@ -38,12 +38,6 @@ def stack(tmp_path_factory):
         s.stop()
 
 
-def token_of(stack: Stack) -> str:
-    match = re.search(r"Jupyter token \(generated, shown once\): (\w+)", stack.logs())
-    assert match, stack.logs()
-    return match.group(1)
-
-
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
     def redirect_request(self, *args, **kwargs):
         return None  # report the 302 itself, not the login page behind it
@@ -77,7 +71,7 @@ def test_health_reports_every_enabled_daemon(stack):
 
 
 def test_every_port_answers(stack):
-    token = token_of(stack)
+    token = stack.token()
     assert get(f"http://127.0.0.1:{stack.ports['jupyter']}/api/status", token) == 200
     assert get(f"http://127.0.0.1:{stack.ports['tensorboard']}/") == 200
     ssh = subprocess.run(
@@ -90,11 +84,11 @@ def test_jupyter_refuses_requests_without_the_token(stack):
     base = f"http://127.0.0.1:{stack.ports['jupyter']}"
     assert get(f"{base}/api/contents") == 403
     assert get(f"{base}/api/contents", "wrong-token") == 403
-    assert get(f"{base}/api/contents", token_of(stack)) == 200
+    assert get(f"{base}/api/contents", stack.token()) == 200
 
 
 def test_no_secret_in_process_list_or_config(stack):
-    token = token_of(stack)
+    token = stack.token()
     for p in psutil.process_iter(["pid"]):
         assert token not in cmdline(p.pid)
     assert token not in (stack.run_dir / "supervisord.conf").read_text()
@@ -149,7 +143,7 @@ def test_two_stacks_side_by_side(stack, tmp_path):
 def start_kernel(stack: Stack) -> int:
     base = f"http://127.0.0.1:{stack.ports['jupyter']}"
     req = urllib.request.Request(f"{base}/api/kernels", data=b"{}", method="POST")
-    req.add_header("Authorization", f"token {token_of(stack)}")
+    req.add_header("Authorization", f"token {stack.token()}")
     with urllib.request.urlopen(req, timeout=60) as r:
         kernel_id = json.load(r)["id"]
 
@@ -270,7 +264,7 @@ def test_rstudio_live(tmp_path):
 
 def test_tensorboard_is_behind_jupyters_login(stack):
     url = f"http://127.0.0.1:{stack.ports['jupyter']}/tensorboard/"
-    assert get(url, token_of(stack)) == 200
+    assert get(url, stack.token()) == 200
     assert get(url) in (302, 403)  # a browser is sent to the login page
 
 
@@ -306,7 +300,7 @@ def test_jupyter_password_is_stored_hashed_and_logs_in(tmp_path):
 def test_login_url_only_for_a_terminal(stack):
     from healthchecks.cli import login_line
 
-    token = token_of(stack)
+    token = stack.token()
     assert token in login_line(str(stack.run_dir), stack.report())
     # Piped (as Docker's HEALTHCHECK runs it): no token in the output Docker keeps.
     assert token not in stack.health().stdout
