@@ -134,15 +134,16 @@ class Settings:
 
 
 def find_program(service: Service, path: str | None) -> str | None:
-    for d in service.own_dirs:
-        candidate = os.path.join(d, service.program)
-        if os.access(candidate, os.X_OK):
-            return candidate
-    found = shutil.which(service.program, path=path)
-    if found:
-        return found
-    for d in service.search_dirs:
-        candidate = os.path.join(d, service.program)
+    return (
+        _in_dirs(service.own_dirs, service.program)
+        or shutil.which(service.program, path=path)
+        or _in_dirs(service.search_dirs, service.program)
+    )
+
+
+def _in_dirs(dirs: tuple[str, ...], program: str) -> str | None:
+    for d in dirs:
+        candidate = os.path.join(d, program)
         if os.access(candidate, os.X_OK):
             return candidate
     return None

@@ -60,19 +60,21 @@ def probe(spec: list[str]) -> tuple[bool, str]:
     return probes.listen(int(port))
 
 
-def check(directory: str, gpu_memory: bool = False) -> dict:
-    """One look at every enabled daemon: {"healthy": bool, "services": {...}}.
-
-    gpu_memory: add each service's GPU memory (bytes, "gpu_memory") where a GPU is present.
-    """
-    socket_path, enabled, notes = read_state(directory)
+def processes(socket_path: str) -> dict[str, dict]:
+    """supervisord's view of each program (deepdocker.status), by name."""
     try:
-        processes = {p["name"]: p for p in rpc.call(socket_path, "deepdocker.status")}
+        return {p["name"]: p for p in rpc.call(socket_path, "deepdocker.status")}
     except (OSError, rpc.Fault) as e:
         raise NotRunning(f"supervisord does not answer on {socket_path}: {e}") from None
+
+
+def check(directory: str) -> dict:
+    """One look at every enabled daemon: {"healthy": bool, "services": {...}}."""
+    socket_path, enabled, notes = read_state(directory)
+    programs = processes(socket_path)
     services = {}
     for name, spec in enabled.items():
-        info = processes.get(name, {"state": "ABSENT", "pid": 0})
+        info = programs.get(name, {"state": "ABSENT", "pid": 0})
         entry = {
             "state": info["state"],
             "ready": False,
@@ -104,17 +106,22 @@ def check(directory: str, gpu_memory: bool = False) -> dict:
         for s in services.values()
     )
     report: dict = {"healthy": healthy, "services": services}
-    if gpu_memory and os.path.exists(GPU_DEVICE):
-        from . import gpu
-
-        nvml = gpu.load_nvml()
-        if nvml is not None:
-            used = gpu.service_gpu_memory(nvml, {n: s["pid"] for n, s in services.items()})
-            for name, s in services.items():
-                s["gpu_memory"] = used.get(name, 0)
     if notes:
         report["notes"] = notes
     return report
+
+
+def add_gpu_memory(report: dict) -> None:
+    """Each service's GPU memory ("gpu_memory", bytes), where a GPU is present: for a person's view."""
+    if not os.path.exists(GPU_DEVICE):
+        return
+    from . import gpu
+
+    nvml = gpu.load_nvml()
+    if nvml is not None:
+        used = gpu.service_gpu_memory(nvml, {n: s["pid"] for n, s in report["services"].items()})
+        for name, s in report["services"].items():
+            s["gpu_memory"] = used.get(name, 0)
 
 
 def _uptime(seconds: float) -> str:
@@ -215,11 +222,10 @@ def main(argv: list[str] | None = None) -> int:
     directory = run_dir(os.environ)
     if gpu:
         return gpu_report(directory, as_json)
-    person = as_json or sys.stdout.isatty()
     deadline = time.monotonic() + (wait or 0.0)
     while True:
         try:
-            report: dict | None = check(directory, gpu_memory=person)
+            report: dict | None = check(directory)
             error = ""
         except NotRunning as e:
             report, error = None, str(e)
@@ -231,6 +237,8 @@ def main(argv: list[str] | None = None) -> int:
         if as_json:
             print('{"healthy": false, "services": {}}')
         return 1
+    if as_json or sys.stdout.isatty():  # a person's view, once, after any --wait
+        add_gpu_memory(report)
     try:
         if as_json:
             import json
@@ -249,8 +257,9 @@ def main(argv: list[str] | None = None) -> int:
 def gpu_report(directory: str, as_json: bool) -> int:
     from . import gpu
 
-    try:  # which service each GPU process belongs to, where deepdocker runs here
-        services = {n: s["pid"] for n, s in check(directory)["services"].items()}
+    try:  # which service each GPU process belongs to, where deepdocker runs here (no probing needed)
+        socket_path, enabled, _ = read_state(directory)
+        services = {n: int(p.get("pid", 0)) for n, p in processes(socket_path).items() if n in enabled}
     except NotRunning:
         services = {}
     try:

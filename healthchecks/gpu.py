@@ -295,6 +295,11 @@ def _mib(n: int | None) -> str:
     return "?" if n is None else f"{n / 1048576:.0f} MiB"
 
 
+def all_processes(device: dict) -> list[dict]:
+    """A GPU's processes, its MIG slices' included."""
+    return device["processes"] + [p for m in device.get("mig", []) for p in m["processes"]]
+
+
 def _framework_line(name: str, f: dict) -> str:
     if not f.get("installed"):
         return f"{name}: not installed"
@@ -331,11 +336,7 @@ def text(r: dict, services: dict[str, int]) -> str:
         return f"no GPU: {r['reason']}" + (f" (frameworks: {seen})" if seen else "")
     nvml = r["nvml"]
     out = [f"driver {nvml['driver']} (CUDA up to {nvml['cuda']})"]
-    pids = [
-        p["pid"]
-        for d in nvml["devices"]
-        for p in d["processes"] + [q for m in d.get("mig", []) for q in m["processes"]]
-    ]
+    pids = [p["pid"] for d in nvml["devices"] for p in all_processes(d)]
     who = owners(pids, services)
     for d in nvml["devices"]:
         u = d["utilization"]
@@ -383,7 +384,7 @@ def service_gpu_memory(nvml_module: Any, services: dict[str, int]) -> dict[str, 
     facts = nvml_facts(nvml_module)
     used: dict[int, int] = {}
     for d in facts.get("devices", []):
-        for p in d["processes"] + [q for m in d.get("mig", []) for q in m["processes"]]:
+        for p in all_processes(d):
             used[p["pid"]] = used.get(p["pid"], 0) + (p["used"] or 0)
     totals: dict[str, int] = {}
     for pid, name in owners(list(used), services).items():

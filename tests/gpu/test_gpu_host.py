@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from healthchecks import cli
+from healthchecks import cli, gpu
 
 pytestmark = pytest.mark.skipif(
     not os.path.exists(cli.GPU_DEVICE), reason=f"no NVIDIA GPU on this machine ({cli.GPU_DEVICE} is absent)"
@@ -49,7 +49,7 @@ def test_the_report_matches_the_machine(tmp_path):
     nvml = report["nvml"]
     assert nvml["driver"] == (driver.decode() if isinstance(driver, bytes) else driver)
     assert [d["memory"]["total"] for d in nvml["devices"]] == totals
-    mine = [p for d in nvml["devices"] for p in d["processes"] + [q for m in d.get("mig", []) for q in m["processes"]]]
+    mine = [p for d in nvml["devices"] for p in gpu.all_processes(d)]
     ours = [p for p in mine if p["pid"] == os.getpid()]
     assert ours and (ours[0]["used"] is None or ours[0]["used"] >= 64 << 20), mine
     assert report["frameworks"]["torch"]["cuda"] and len(report["frameworks"]["torch"]["devices"]) >= 1

@@ -287,13 +287,15 @@ def test_the_health_view_shows_gpu_memory_per_service_only_where_a_gpu_is(tmp_pa
     monkeypatch.setattr(gpu, "load_nvml", lambda: machine("a100-80gb", pid=me))
 
     monkeypatch.setattr(cli, "GPU_DEVICE", str(tmp_path / "no-such-device"))
-    plain = cli.check(str(tmp_path), gpu_memory=True)
+    plain = cli.check(str(tmp_path))
+    cli.add_gpu_memory(plain)
     assert not any("gpu_memory" in s for s in plain["services"].values())
     assert "GPU MEM" not in cli.table(plain)
 
     monkeypatch.setattr(cli, "GPU_DEVICE", str(tmp_path / "services.tsv"))  # a file that exists
     assert not any("gpu_memory" in s for s in cli.check(str(tmp_path))["services"].values())  # the probe's view
-    seen = cli.check(str(tmp_path), gpu_memory=True)
+    seen = cli.check(str(tmp_path))
+    cli.add_gpu_memory(seen)
     assert seen["services"]["jupyter"]["gpu_memory"] == 9663676416
     assert seen["services"]["tensorboard"]["gpu_memory"] == 0
     table = cli.table(seen)
