@@ -39,7 +39,9 @@ def image() -> str:
     existing = docker(
         "image", "inspect", "-f", '{{index .Config.Labels "io.deepdocker.frameworks"}}', IMAGE, check=False
     )
-    here = existing.stdout.strip() if existing.returncode == 0 else ""
+    # CI always builds make image's default: an image left here by a narrower build (a `make run` without
+    # WHEELHOUSE, say) must not narrow what CI tests.
+    here = existing.stdout.strip() if existing.returncode == 0 and not os.environ.get("CI") else ""
     frameworks = os.environ.get("DEEPDOCKER_TEST_FRAMEWORKS") or here
     args = [f"FRAMEWORKS={frameworks}"] if frameworks else []
     subprocess.run(["make", "-C", str(ROOT), "image", *args], check=True, timeout=3600)

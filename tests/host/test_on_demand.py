@@ -39,7 +39,15 @@ def open_tensorboard(stack: Stack, timeout: float = 90) -> tuple[int, bytes]:
 
 def tensorboard_processes(stack: Stack, recursive: bool = True) -> list[psutil.Process]:
     tree = psutil.Process(stack.supervisord_pid).children(recursive=recursive)
-    return [p for p in tree if "tensorboard" in " ".join(p.cmdline()) and "entrypoint.wake" not in p.cmdline()]
+    return [p for p in tree if "tensorboard" in args(p) and "entrypoint.wake" not in args(p)]
+
+
+def args(p: psutil.Process) -> str:
+    """Its command line; "" for one that has ended meanwhile (the waker exits at once, a zombie until reaped)."""
+    try:
+        return " ".join(p.cmdline())
+    except psutil.Error:
+        return ""
 
 
 def test_idle_until_its_first_request_then_supervised(stack):
@@ -80,7 +88,7 @@ def test_idle_until_its_first_request_then_supervised(stack):
     # supervisord's child, not the proxy's: one TensorBoard (with its data server), under supervisord.
     assert [p.pid for p in tensorboard_processes(stack, recursive=False)] == [tb["pid"]]
     jupyter = psutil.Process(stack.report()["services"]["jupyter"]["pid"])
-    assert not [p for p in jupyter.children(recursive=True) if "tensorboard" in " ".join(p.cmdline())]
+    assert not [p for p in jupyter.children(recursive=True) if "tensorboard" in args(p)]
     assert "tensorboard | deepdocker: starting on its first request" in stack.logs()
 
     # From now on it is like any other daemon: a crash is restarted by supervisord.
