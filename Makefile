@@ -14,6 +14,7 @@ GPU_BASE_IMAGE ?= nvidia/cuda:13.0.2-cudnn-runtime-ubuntu24.04
 TORCH_INDEX_CPU ?= https://download.pytorch.org/whl/cpu
 TORCH_INDEX_GPU ?= https://download.pytorch.org/whl/cu130
 INSTALL_RSTUDIO ?= auto
+INSTALL_TEX ?= 1
 # A folder of wheels pip looks in first, torch's included (README, "Building the image").
 WHEELHOUSE ?=
 WHEELHOUSE_PORT ?= 8799
@@ -22,7 +23,7 @@ export WHEELHOUSE WHEELHOUSE_PORT
 TRUST_HOST_CAS ?= 1
 HOST_CA_BUNDLE ?= /etc/ssl/certs/ca-certificates.crt
 COMPOSE ?= $(shell docker compose version >/dev/null 2>&1 && echo "docker compose" || echo docker-compose)
-IMAGE_ARGS = --build-arg "FRAMEWORKS=$(FRAMEWORKS)" --build-arg "INSTALL_RSTUDIO=$(INSTALL_RSTUDIO)"
+IMAGE_ARGS = --build-arg "FRAMEWORKS=$(FRAMEWORKS)" --build-arg "INSTALL_RSTUDIO=$(INSTALL_RSTUDIO)" --build-arg "INSTALL_TEX=$(INSTALL_TEX)"
 
 .DEFAULT_GOAL := help
 
@@ -61,6 +62,10 @@ bench: venv ## Start/restart/stop times, health-probe cost, RSS beside stock sup
 bench-lean: venv ## A default container at rest: idle memory, first TensorBoard request, 8 at once (Docker)
 	cd bench && ../$(PY) lean.py $(or $(ROUNDS),3) $(or $(N),8)
 
+.PHONY: bench-stacks
+bench-stacks: venv ## docker-stacks' options (remap, rename): entrypoint to first daemon, beside deepdocker:before
+	cd bench && ../$(PY) stacks.py $(or $(ROUNDS),5)
+
 .PHONY: bench-health
 bench-health: venv ## Cost of one deepdocker-health call beside `supervisorctl status`
 	cd bench && ../$(PY) health.py
@@ -78,7 +83,7 @@ certs:
 
 .PHONY: image
 image: FRAMEWORKS ?= $(shell WHEELHOUSE='$(WHEELHOUSE)' scripts/default-frameworks.sh $(TORCH_INDEX_CPU))
-image: certs ## Build deepdocker:cpu (FRAMEWORKS=..., INSTALL_RSTUDIO=auto|1|0, BASE_IMAGE=..., WHEELHOUSE=...)
+image: certs ## Build deepdocker:cpu (FRAMEWORKS=..., INSTALL_RSTUDIO=auto|1|0, INSTALL_TEX=1|0, BASE_IMAGE=..., WHEELHOUSE=...)
 	scripts/build-image.sh Dockerfile.cpu deepdocker:cpu "$(BASE_IMAGE)" $(IMAGE_ARGS)
 
 .PHONY: image-gpu
