@@ -6,6 +6,13 @@
                                            when CMD ends, stop the services and exit with CMD's status
     deepdocker-entrypoint jupyter notebook|lab|server [OPTION...]
                                            the services, with that Jupyter as the supervised one
+    deepdocker-entrypoint start-notebook.py|start-notebook.sh [OPTION...]
+                                           the same, docker-stacks' way (DOCKER_STACKS_JUPYTER_CMD,
+                                           NOTEBOOK_ARGS); `start.sh CMD` is CMD
+
+Started as root, CMD runs as the notebook user (NB_USER, its UID/GID after any remap, its HOME,
+NB_UMASK), never as root unless asked for (NB_USER=root or NB_UID=0). docker-stacks' startup hooks
+(/usr/local/bin/start-notebook.d, before-notebook.d) run at every start (entrypoint.hooks).
 
 Bad input: one line on stderr and exit status 2, before anything is written or started.
 """
@@ -20,9 +27,10 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 
-from .command import jupyter_request
+from . import hooks, users
+from .command import command_words, jupyter_request
 from .paths import Paths
-from .prepare import prepare, probe_host
+from .prepare import nss_env, prepare, probe_host, setup_account
 from .render import render
 from .settings import Settings, UsageError, from_env
 
@@ -47,8 +55,28 @@ def supervisord_argv(paths: Paths) -> list[str]:
     return [sys.executable, "-m", "entrypoint.supervise", "--nodaemon", "--configuration", str(paths.config)]
 
 
-def daemon_env(env: Mapping[str, str]) -> dict[str, str]:
-    return {k: v for k, v in env.items() if k not in SECRET_VARS}
+def daemon_env(env: Mapping[str, str], settings: Settings | None = None) -> dict[str, str]:
+    """The daemons' environment: no secret deepdocker read, nothing JUPYTER_ENV_VARS_TO_UNSET names."""
+    unset = (*settings.stacks.unset, "JUPYTER_ENV_VARS_TO_UNSET") if settings else ()
+    out = {k: v for k, v in env.items() if k not in SECRET_VARS and k not in unset}
+    if settings:
+        out.update(nss_env(settings))
+    return out
+
+
+def command_env(env: Mapping[str, str], settings: Settings) -> dict[str, str]:
+    """The command's environment: the user's (secrets included: the command is theirs), less what
+    JUPYTER_ENV_VARS_TO_UNSET names, as the notebook user when it runs as one."""
+    unset = (*settings.stacks.unset, "JUPYTER_ENV_VARS_TO_UNSET")
+    out = {k: v for k, v in env.items() if k not in unset}
+    out.update(nss_env(settings))
+    # deepdocker-health in the command finds this start's state, whoever runs it.
+    out["DEEPDOCKER_RUN_DIR"] = str(settings.run_dir)
+    account = settings.account
+    # Switched to, or an arbitrary UID whose HOME Docker set to "/": the account's own.
+    if (settings.is_root and not account.is_root) or not account.passwd:
+        out.update(HOME=settings.nb_home, USER=account.name, LOGNAME=account.name)
+    return out
 
 
 def announce(settings: Settings) -> None:
@@ -67,15 +95,20 @@ def announce(settings: Settings) -> None:
         page = (settings.jupyter_default_url or "/lab").lstrip("/")
         say(
             f"Jupyter token (generated, shown once): {settings.jupyter_token}  "
-            f"http://{host}:{jupyter.port}{settings.jupyter_base_url}{page}?token={settings.jupyter_token}"
+            f"{'https' if settings.stacks.gen_cert else 'http'}://{host}:{jupyter.port}{settings.jupyter_base_url}{page}?token={settings.jupyter_token}"
         )
+    if settings.is_root and settings.account.is_root:
+        say("WARNING: NB_USER=root / NB_UID=0: Jupyter, TensorBoard and commands run as root, as asked")
+    if settings.stacks.grant_sudo and not settings.account.is_root:
+        say(f"GRANT_SUDO: {settings.nb_user} may run any command as root with sudo, without a password")
     for e in settings.enabled:
         var, name = e.service.public_var, e.service.name
         if not var:
             continue
         if e.public:
             say(
-                f"WARNING: {var}=true: {name} has no login and listens on {e.bind}:{e.port} for anyone who can reach it"
+                f"WARNING: {var}=true: {name} has no login and listens on {e.bind or 'every address'}, port {e.port}, "
+                "for anyone who can reach it"
             )
         elif jupyter:
             when = ", started by its first request" if e.on_demand else ""
@@ -89,37 +122,80 @@ def announce(settings: Settings) -> None:
             say(f"RStudio login {settings.nb_user}, password (generated, shown once): {settings.rstudio_password}")
 
 
+def configure(env: Mapping[str, str], command: list[str]) -> tuple[Settings, list[str]]:
+    """Settings for `env` and what is left of the command once a Jupyter start is taken out of it."""
+    request = jupyter_request(command, env)
+    # A command asks for Jupyter (enabled if need be); NOTEBOOK_ARGS alone only shape it.
+    settings = from_env(request.env(dict(env)) if request and command else env)
+    if request:
+        # The command was a Jupyter server: it is the supervised one, not a second one.
+        settings = dataclasses.replace(
+            settings, jupyter_default_url=request.default_url, jupyter_options=request.options
+        )
+        command = []
+    return settings, command
+
+
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if args[:1] in (["-h"], ["--help"]):
         print(__doc__.strip())
         return 0
+    preview = args[:1] == ["--print-config"]
+    env = dict(os.environ)
     try:
-        request = jupyter_request(args)
-        settings = from_env(request.env(dict(os.environ)) if request else os.environ)
-        if request:
-            # The command was a Jupyter server: it is the supervised one, not a second one.
-            settings = dataclasses.replace(
-                settings, jupyter_default_url=request.default_url, jupyter_options=request.options
-            )
-            args = []
+        settings, command = configure(env, [] if preview else command_words(args))
+        text = render(settings)
+        if preview:
+            sys.stdout.write(text)
+            return 0
+        if hooks.present(hooks.START):
+            env = hooks.run(hooks.START, env)
+            settings, command = configure(env, command_words(args))
+        setup_account(settings)
+        if hooks.present(hooks.BEFORE):
+            first = settings
+            env = hooks.run(hooks.BEFORE, env)
+            settings, command = configure(env, command_words(args))
+            settings = dataclasses.replace(settings, shared=first.shared)
         text = render(settings)
     except UsageError as e:
         print(f"{PROG}: {e}", file=sys.stderr)
         return 2
-    if args[:1] == ["--print-config"]:
-        sys.stdout.write(text)
-        return 0
+    except hooks.HookEnded as e:
+        print(f"{PROG}: {e}", file=sys.stderr)
+        return e.status or 1
 
     paths = prepare(settings, text)
     announce(settings)
     argv_sup = supervisord_argv(paths)
-    env = daemon_env(os.environ)
-    if not args:
+    env_sup = daemon_env(env, settings)
+    if not command:
         # supervisord becomes this process (PID 1 in a container): its signal handling
         # and child reaping apply directly.
-        os.execve(argv_sup[0], argv_sup, env)
-    return run_with_command(argv_sup, env, args, log=paths.daemons_log if sys.stdin.isatty() else None)
+        os.execve(argv_sup[0], argv_sup, env_sup)
+    runner = CommandRunner(command, command_env(env, settings), settings)
+    return run_with_command(argv_sup, env_sup, runner, log=paths.daemons_log if sys.stdin.isatty() else None)
+
+
+class CommandRunner:
+    """Starts the command: as the notebook user when started as root (its groups, its umask)."""
+
+    def __init__(self, argv: list[str], env: dict[str, str], settings: Settings | None = None) -> None:
+        self.argv, self.env = argv, env
+        self.switch: dict = {}
+        if settings is not None and settings.is_root and not settings.account.is_root:
+            account = settings.account
+            self.switch = {"user": account.uid, "group": account.gid, "extra_groups": users.groups(account)}
+        if settings is not None and settings.stacks.umask is not None:
+            self.switch["umask"] = settings.stacks.umask
+
+    def start(self) -> int:
+        import subprocess
+
+        # The Popen object is kept: its pid is reaped by run_with_command's waitpid(-1).
+        self.proc = subprocess.Popen(self.argv, env=self.env, close_fds=False, **self.switch)
+        return self.proc.pid
 
 
 # After SIGTERM, the seconds a command has before SIGHUP (an interactive shell ignores SIGTERM,
@@ -132,7 +208,7 @@ QUICK_DEATH = 10.0
 QUICK_DEATHS = 3
 
 
-def run_with_command(argv_sup: list[str], env: dict[str, str], command: list[str], log: Path | None = None) -> int:
+def run_with_command(argv_sup: list[str], env: dict[str, str], command: CommandRunner, log: Path | None = None) -> int:
     """supervisord in the background, `command` in the foreground; this process reaps all.
 
     supervisord's and the daemons' lines go to stderr, or, when a person types at a terminal
@@ -142,12 +218,14 @@ def run_with_command(argv_sup: list[str], env: dict[str, str], command: list[str
         out = 2
     else:
         out = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+        if "user" in command.switch:  # the person at the terminal is the notebook user: theirs to read
+            os.fchown(out, command.switch["user"], command.switch["group"])
         say(f"the daemons' logs: {log} (tail -f {log}); their state: deepdocker-health")
     sup = Supervisord(argv_sup, env, out)
     try:
-        cmd_pid = os.posix_spawnp(command[0], command, dict(os.environ))
+        cmd_pid = command.start()
     except OSError as e:
-        print(f"{PROG}: cannot run {command[0]!r}: {e.strerror}", file=sys.stderr)
+        print(f"{PROG}: cannot run {command.argv[0]!r}: {e.strerror}", file=sys.stderr)
         sup.stop()
         return 127
 

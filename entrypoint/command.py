@@ -6,12 +6,20 @@ to the real one, on a port already taken. So `jupyter notebook|lab|server` (or `
 ...) with nothing but options becomes the `jupyter` service: under supervisord, as the notebook
 user, behind its login, the options passed on to it. Subcommands (`jupyter lab build`,
 `jupyter notebook list`) and `--help`/`--version` run as ordinary commands.
+
+docker-stacks' start commands mean the same here: `start-notebook.py` / `start-notebook.sh`
+(the Jupyter that DOCKER_STACKS_JUPYTER_CMD names, with NOTEBOOK_ARGS and then their own options;
+with no command at all these two variables apply too), and `start.sh CMD` (CMD, run as the
+notebook user, which is what every command is here).
 """
 
 from __future__ import annotations
 
 import os
 import re
+import shlex
+import shutil
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from . import values
@@ -27,6 +35,10 @@ SERVERS = {
     ("jupyter", "server"): "",
     ("jupyter-server",): "",
 }
+# DOCKER_STACKS_JUPYTER_CMD -> the page Jupyter opens on.
+STACKS_CMDS = {"lab": "", "notebook": "/tree", "server": "", "nbclassic": "/nbclassic/tree"}
+START_NOTEBOOK = ("start-notebook.py", "start-notebook.sh")
+START_SINGLEUSER = ("start-singleuser.py", "start-singleuser.sh", "jupyterhub-singleuser")
 # Options that print something and exit: not a server.
 INFO = {"-h", "--help", "--help-all", "--version", "--generate-config", "--show-config", "--show-config-json"}
 # Already what deepdocker does: listening on DEEPDOCKER_BIND, no browser, never as root.
@@ -61,12 +73,73 @@ def _words(args: list[str]) -> tuple[str, list[str]] | None:
     return None
 
 
-def jupyter_request(args: list[str]) -> JupyterRequest | None:
-    """The request in `args`, or None when they ask for something else. Bad options: UsageError."""
+def command_words(args: list[str]) -> list[str]:
+    """`start.sh CMD...` is CMD (start.sh alone: the default start)."""
+    while args and os.path.basename(args[0]) == "start.sh":
+        args = args[1:]
+    return args
+
+
+def stacks_page(env: Mapping[str, str]) -> str:
+    raw = env.get("DOCKER_STACKS_JUPYTER_CMD")
+    if raw is None:
+        return ""
+    value = raw.strip().lower() or "lab"
+    if value not in STACKS_CMDS:
+        raise UsageError("DOCKER_STACKS_JUPYTER_CMD", raw, "not a Jupyter deepdocker has", ", ".join(STACKS_CMDS))
+    if value == "nbclassic" and not shutil.which("jupyter-nbclassic", path=env.get("PATH")):
+        raise UsageError("DOCKER_STACKS_JUPYTER_CMD", raw, "nbclassic is not installed", "lab, notebook or server")
+    return STACKS_CMDS[value]
+
+
+def notebook_args(env: Mapping[str, str]) -> list[str]:
+    raw = env.get("NOTEBOOK_ARGS", "")
+    values.text("NOTEBOOK_ARGS", raw)
+    try:
+        return shlex.split(raw)
+    except ValueError as e:
+        raise UsageError(
+            "NOTEBOOK_ARGS", raw, f"cannot be split into options ({e})", "options, quoted as in a shell"
+        ) from None
+
+
+def jupyter_request(args: list[str], env: Mapping[str, str] | None = None) -> JupyterRequest | None:
+    """The request in `args` (and, for docker-stacks' start-notebook or the default start, in
+    NOTEBOOK_ARGS and DOCKER_STACKS_JUPYTER_CMD), or None when they ask for something else.
+    Bad options: UsageError."""
+    env = {} if env is None else env
+    if args and os.path.basename(args[0]) in START_SINGLEUSER:
+        raise UsageError(
+            "command",
+            os.path.basename(args[0]),
+            "JupyterHub's single-user server is not in deepdocker yet",
+            "start-notebook.py, jupyter lab, start.sh CMD, or a command",
+        )
+    if not args or os.path.basename(args[0]) in START_NOTEBOOK:
+        if not args and "NOTEBOOK_ARGS" not in env and "DOCKER_STACKS_JUPYTER_CMD" not in env:
+            return None
+        page = stacks_page(env)
+        raw = env.get("NOTEBOOK_ARGS", "")
+        try:
+            from_var = _server(page, notebook_args(env))
+        except UsageError as e:  # named by the variable it came in
+            if e.var == "NOTEBOOK_ARGS":
+                raise
+            option = f"{e.var}={'(hidden)' if e.secret else e.value}"
+            raise UsageError("NOTEBOOK_ARGS", raw, f"{option}: {e.problem}", e.accepted, secret=e.secret) from None
+        if from_var is None:
+            raise UsageError("NOTEBOOK_ARGS", raw, "not only server options", "--Name.option=value ...")
+        from_command = _server(page, args[1:])
+        if from_command is None:
+            raise UsageError("command", shlex.join(args), "not only server options", "--Name.option=value ...")
+        return JupyterRequest(page, from_command.port or from_var.port, (*from_var.options, *from_command.options))
     found = _words(args)
     if found is None:
         return None
-    default_url, rest = found
+    return _server(*found)
+
+
+def _server(default_url: str, rest: list[str]) -> JupyterRequest | None:
     if any(a.split("=", 1)[0] in INFO for a in rest):
         return None
     port = None

@@ -17,4 +17,5 @@ class UsageError(Exception):
     """
 
     def __init__(self, var: str, value: str, problem: str, accepted: str, secret: bool = False):
+        self.var, self.value, self.problem, self.accepted, self.secret = var, value, problem, accepted, secret
         super().__init__(f"{var}={'(hidden)' if secret else shown(value)}: {problem}; accepted: {accepted}")

@@ -53,6 +53,25 @@ class Paths:
         return self.jupyter_dir / "config" / "jupyter_server_config.json"
 
     @property
+    def jupyter_cert(self) -> Path:
+        """GEN_CERT's self-signed certificate, and its key beside it."""
+        return self.jupyter_dir / "cert.pem"
+
+    @property
+    def jupyter_key(self) -> Path:
+        return self.jupyter_dir / "key.pem"
+
+    @property
+    def passwd(self) -> Path:
+        """nss_wrapper's passwd for a UID with no entry of its own (users.nss_passwd)."""
+        return self.run_dir / "passwd"
+
+    @property
+    def status_socket(self) -> Path:
+        """Read-only status for the notebook user (supervisor_ext): supervisord's own socket is root's."""
+        return self.run_dir / "status.sock"
+
+    @property
     def jupyter_runtime(self) -> Path:
         return self.jupyter_dir / "runtime"
 

@@ -9,6 +9,7 @@ UID) can get in the way of the next one.
 
 from __future__ import annotations
 
+import glob
 import json
 import os
 import pwd
@@ -19,7 +20,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from . import users, values
+from . import stacks, users, values
 from .paths import Paths
 from .settings import SSHD_PRIVSEP, Enabled, Settings
 
@@ -73,7 +74,7 @@ def fresh_dir(path: Path, mode: int) -> None:
 
 def probe_host(bind: str) -> str:
     """Where a local probe connects when daemons listen on `bind`."""
-    if bind == "0.0.0.0":
+    if bind in ("", "0.0.0.0"):
         return "127.0.0.1"
     if bind == "::":
         return "::1"
@@ -93,13 +94,16 @@ def state(settings: Settings) -> str:
     for e in settings.enabled:
         host = probe_host(e.bind)
         probe = e.service.probe
+        kind = (
+            "https" if probe.kind == "http" and e.service.name == "jupyter" and settings.stacks.gen_cert else probe.kind
+        )
         if probe.kind == "http":
             base = settings.jupyter_base_url if e.service.name == "jupyter" else "/"
             target = probe.path if probe.path.startswith("/") else base + probe.path
         else:
             target = "-"
         start = "on-demand" if e.on_demand else "now"
-        lines.append("\t".join([e.service.name, probe.kind, host, str(e.port), target, start]))
+        lines.append("\t".join([e.service.name, kind, host, str(e.port), target, start]))
     return "\n".join(lines) + "\n"
 
 
@@ -107,7 +111,8 @@ def sshd_config(settings: Settings, e: Enabled, paths: Paths) -> str:
     key = settings.ssh_host_key_dir / "ssh_host_ed25519_key"
     lines = [
         f"Port {e.port}",
-        f"ListenAddress {settings.bind}",
+        # None given: every address, IPv4 and IPv6 (sshd's own default).
+        *([f"ListenAddress {settings.bind}"] if settings.bind else []),
         f"HostKey {key}",
         "PidFile none",
         # The user's own ~/.ssh/authorized_keys (a mounted file) and SSH_AUTHORIZED_KEYS.
@@ -199,6 +204,8 @@ def prepare_jupyter(settings: Settings, e: Enabled, paths: Paths) -> None:
     # Read through JUPYTER_TOKEN_FILE and JUPYTER_CONFIG_PATH: no secret in argv or supervisord.conf.
     write_file(paths.jupyter_token, settings.jupyter_token, 0o600, e.user)
     write_file(paths.jupyter_config, json.dumps(jupyter_config(settings, e), indent=1), 0o600, e.user)
+    if settings.stacks.gen_cert:
+        make_cert(settings, e, paths)
     if e.user:
         for folder in (paths.jupyter_runtime, paths.jupyter_config.parent, paths.jupyter_dir):
             chown(folder, e.user)
@@ -216,18 +223,62 @@ def prepare_rstudio(settings: Settings, e: Enabled, paths: Paths) -> None:
 PREPARERS = {"jupyter": prepare_jupyter, "sshd": prepare_sshd, "rstudio": prepare_rstudio}
 
 
-def prepare(settings: Settings, config_text: str) -> Paths:
-    paths = Paths(settings.run_dir)
+def setup_account(settings: Settings) -> None:
+    """The notebook account as asked (root only): renamed, remapped, sudo, CHOWN_HOME/CHOWN_EXTRA;
+    and the empty shared folder Docker made, handed over."""
     if settings.is_root:
-        users.apply(settings.account)
+        account, opts = settings.account, settings.stacks
+        users.apply(account)
+        if opts.grant_sudo and not account.is_root:
+            stacks.write_sudoers(account.name)
+        else:
+            stacks.remove_sudoers()  # a restarted container without GRANT_SUDO has none
+        if opts.chown_home:
+            stacks.chown_tree(account.home, account.uid, account.gid, opts.chown_home_recursive)
+        for folder in opts.chown_extra:
+            stacks.chown_tree(folder, account.uid, account.gid, opts.chown_extra_recursive)
     if settings.shared and settings.shared.action == "adopt":
         users.adopt(settings.shared, settings.account)
+
+
+def nss_wrapper() -> str | None:
+    found = sorted(glob.glob("/usr/lib/*/libnss_wrapper.so") + glob.glob("/usr/lib/libnss_wrapper.so"))
+    return found[0] if found else None
+
+
+def nss_env(settings: Settings) -> dict[str, str]:
+    """For a UID with no passwd entry: nss_wrapper gives it the borrowed one (whoami, ~, ssh...)."""
+    library = nss_wrapper()
+    if settings.account.passwd or library is None:
+        return {}
+    paths = Paths(settings.run_dir)
+    return {"LD_PRELOAD": library, "NSS_WRAPPER_PASSWD": str(paths.passwd), "NSS_WRAPPER_GROUP": "/etc/group"}
+
+
+def make_cert(settings: Settings, e: Enabled, paths: Paths) -> None:
+    """GEN_CERT: a self-signed certificate of this container's own, made at every start."""
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+         "-days", "365", "-subj", "/CN=deepdocker", "-keyout", str(paths.jupyter_key),
+         "-out", str(paths.jupyter_cert)],
+        check=True, capture_output=True, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    os.chmod(paths.jupyter_key, 0o600)
+    if e.user:
+        for f in (paths.jupyter_key, paths.jupyter_cert):
+            chown(f, e.user)
+
+
+def prepare(settings: Settings, config_text: str) -> Paths:
+    paths = Paths(settings.run_dir)
     # 0711: daemons running as the notebook user reach their own subfolder, list nothing.
     make_dir(paths.run_dir, 0o711)
     if settings.nb_home.startswith(str(paths.run_dir)):
         # The notebook user's home when its own cannot be written (--read-only, an arbitrary UID).
         make_dir(Path(settings.nb_home), 0o700)
         os.chown(settings.nb_home, settings.account.uid, settings.account.gid)
+    if nss_env(settings):
+        write_file(paths.passwd, users.nss_passwd(settings.account), 0o644)
     if any(e.on_demand for e in settings.enabled):
         make_wake_fifo(settings, paths)
     for e in settings.enabled:

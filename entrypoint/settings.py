@@ -13,16 +13,17 @@ import shutil
 import socket
 import stat
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from healthchecks.rundir import STATE_FILE
 from healthchecks.rundir import run_dir as default_run_dir
 
-from . import users, values
+from . import stacks, users, values
 from .errors import UsageError
 from .services import DEFAULT_SERVICES, REGISTRY, Service
 from .sshkeys import key_problem
+from .stacks import Stacks
 
 __all__ = ["Enabled", "Settings", "UsageError", "from_env"]
 
@@ -52,6 +53,7 @@ VARIABLES = (
     "SHARED_DIR",
     "SSH_AUTHORIZED_KEYS",
     "SSH_HOST_KEY_DIR",
+    *stacks.VARIABLES,
     # Not deepdocker's, but they reach config files: HOME (the daemons' environment) and PATH (sshd's SetEnv).
     "HOME",
     "PATH",
@@ -88,6 +90,7 @@ class Enabled:
 @dataclass(frozen=True)
 class Settings:
     run_dir: Path
+    # "": every address, IPv4 and IPv6 (DEEPDOCKER_BIND unset).
     bind: str
     enabled: tuple[Enabled, ...]
     account: users.Account
@@ -115,6 +118,8 @@ class Settings:
     # From a `jupyter notebook ...` command (entrypoint.command): its page and extra options.
     jupyter_default_url: str = ""
     jupyter_options: tuple[str, ...] = ()
+    # docker-stacks' start-up variables (entrypoint.stacks).
+    stacks: Stacks = field(default_factory=Stacks)
 
     @property
     def nb_user(self) -> str:
@@ -413,14 +418,14 @@ def from_env(env: Mapping[str, str], path: str | None = None) -> Settings:
     available = installed(path if path is not None else env.get("PATH"))
     names = parse_services(env.get("SERVICES"), available)
     ports = parse_ports(env, names)
-    bind = parse_bind(env.get("DEEPDOCKER_BIND", "0.0.0.0"))
-    if "NB_USER" in env and not re.fullmatch(r"[a-z_][a-z0-9_.-]{0,31}", env["NB_USER"]):
+    # Unset: every address, IPv4 and IPv6 where the host has it; set, it narrows that.
+    bind = parse_bind(env["DEEPDOCKER_BIND"]) if env.get("DEEPDOCKER_BIND") else ""
+    if "NB_USER" in env and not users.NAME.fullmatch(env["NB_USER"]):
         raise UsageError("NB_USER", env["NB_USER"], "not an account name", "a name such as jovyan")
-    if is_root and env.get("NB_USER") == "root":
-        raise UsageError("NB_USER", "root", "the notebook user is never root", "an existing account other than root")
     account = users.resolve(env, is_root)
-    if account.remap and users.read_only("/etc"):
-        var = "NB_UID" if "NB_UID" in env else "NB_GID" if "NB_GID" in env else "SHARED_DIR"
+    stack = stacks.parse(env, is_root)
+    if (account.remap or account.rename_from or account.group) and users.read_only("/etc"):
+        var = next((v for v in ("NB_UID", "NB_GID", "NB_USER", "NB_GROUP") if v in env), "SHARED_DIR")
         raise UsageError(
             var,
             env.get(var, ""),
@@ -429,7 +434,7 @@ def from_env(env: Mapping[str, str], path: str | None = None) -> Settings:
         )
     shared_path = users.shared_dir(env)
     shared = users.shared_folder(shared_path, account, is_root)
-    if "sshd" in names and not is_root and str(account.uid) == account.name:
+    if "sshd" in names and not is_root and not account.passwd:
         raise UsageError(
             "SERVICES",
             env.get("SERVICES", ""),
@@ -460,10 +465,15 @@ def from_env(env: Mapping[str, str], path: str | None = None) -> Settings:
 
     if not is_root and "HOME" in env:
         values.path("HOME", env["HOME"])
-    # A remapped account gets its home chowned at start (users.apply).
-    home_ok = os.path.isdir(account.home) and (
-        account.remap or users.writable_by(account.home, account.uid, account.gid)
-    )
+    # A remapped account gets its home folder at start, a renamed one a home of the new name (users.apply).
+    if account.rename_from:
+        home_ok = True
+    elif not is_root:
+        home_ok = os.path.isdir(account.home) and os.access(account.home, os.W_OK) and not users.read_only(account.home)
+    else:
+        home_ok = os.path.isdir(account.home) and (
+            account.remap or users.writable_by(account.home, account.uid, account.gid)
+        )
     nb_home = account.home if home_ok else str(run_dir / "home")
     # Else the shared folder, where the notebook user can write it (not under --read-only).
     fallback = shared.path if shared is not None and shared.action in ("ok", "adopt") else nb_home
@@ -521,4 +531,5 @@ def from_env(env: Mapping[str, str], path: str | None = None) -> Settings:
         is_root=is_root,
         liveness=parse_bool("DEEPDOCKER_LIVENESS", env.get("DEEPDOCKER_LIVENESS", "true")),
         shared=shared,
+        stacks=stack,
     )

@@ -21,7 +21,8 @@ the asyncore socket map, the poller) and without patching supervisor's code:
   judges, in a thread; the restart happens here, in supervisord's loop), and makes it FATAL
   when that keeps happening.
 
-Its XML-RPC namespace is `deepdocker` (deepdocker.status()).
+Its XML-RPC namespace is `deepdocker` (deepdocker.status()); the same status is served read-only
+on a socket of the notebook user's (status.sock), for deepdocker-health in its commands.
 """
 
 from __future__ import annotations
@@ -141,6 +142,46 @@ class _WakeFifo(_Reader):
 _wake_fifo: _WakeFifo | None = None
 
 
+class _StatusSocket(_Reader):
+    """deepdocker.status() for the notebook user, whose commands cannot open supervisord's socket
+    (root's: it controls every daemon). Each connection gets the XML-RPC response body and is
+    closed; nothing is read from it, so it controls nothing and cannot stall the loop."""
+
+    def __init__(self, path: str, owner: str, status: Any) -> None:
+        import socket
+
+        uid, gid = (int(n) for n in owner.split(":"))
+        try:
+            os.unlink(path)  # an earlier start's (a link: the link itself)
+        except FileNotFoundError:
+            pass
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.bind(path)
+        os.chmod(path, 0o600)
+        os.chown(path, uid, gid)
+        self.sock.listen(8)
+        self.sock.setblocking(False)
+        self.fd = self.sock.fileno()
+        self.status = status
+
+    def handle_read_event(self) -> None:
+        import xmlrpc.client
+
+        try:
+            conn, _ = self.sock.accept()
+        except OSError:
+            return
+        with conn:
+            conn.setblocking(False)
+            try:
+                conn.sendall(xmlrpc.client.dumps((self.status(),), methodresponse=True).encode())
+            except OSError:
+                pass
+
+
+_status_socket: _StatusSocket | None = None
+
+
 class _Output:
     """Program output -> prefixed lines on supervisord's stdout/stderr."""
 
@@ -207,6 +248,8 @@ class DeepdockerNamespace:
         liveness: str = "on",
         on_demand: str = "",
         wake_fifo: str = "",
+        status_socket: str = "",
+        status_owner: str = "",
     ) -> None:
         global _waker
         self.supervisord = supervisord
@@ -234,6 +277,13 @@ class DeepdockerNamespace:
                 _wake_fifo = _WakeFifo(wake_fifo, self._wake)
             _wake_fifo.start = self._wake
             self.options.get_socket_map()[_wake_fifo.fd] = _wake_fifo
+
+        global _status_socket
+        if status_socket and status_owner:
+            if _status_socket is None:
+                _status_socket = _StatusSocket(status_socket, status_owner, self.status)
+            _status_socket.status = self.status
+            self.options.get_socket_map()[_status_socket.fd] = _status_socket
 
         events.subscribe(events.ProcessLogEvent, self._on_log)
         events.subscribe(events.ProcessStateStartingEvent, self._on_starting)
@@ -480,4 +530,6 @@ def make_interface(supervisord: Any, **config: str) -> DeepdockerNamespace:
         liveness=config.get("liveness", "on"),
         on_demand=config.get("on_demand", ""),
         wake_fifo=config.get("wake_fifo", ""),
+        status_socket=config.get("status_socket", ""),
+        status_owner=config.get("status_owner", ""),
     )

@@ -1,17 +1,23 @@
-"""Who the notebook daemons run as: NB_USER, NB_UID, NB_GID and the shared folder's owner.
+"""Who the notebook daemons run as: NB_USER, NB_UID, NB_GID, NB_GROUP and the shared folder's owner.
 
-Started as root, deepdocker runs Jupyter and TensorBoard as NB_USER. When SHARED_DIR (the
-image sets /root/sharedfolder) is owned by a host account, NB_USER takes that UID and GID
-unless NB_UID says otherwise, so files written from the container belong to the host user.
-Started as any other UID (`docker run --user 4242:4242`), everything runs as that UID.
+Started as root, deepdocker runs Jupyter, TensorBoard and a command as NB_USER. When SHARED_DIR
+(the image sets /root/sharedfolder) is owned by a host account, NB_USER takes that UID and GID
+unless NB_UID says otherwise, so files written from the container belong to the host user. In
+the image, an NB_USER that does not exist yet is the image's user (jovyan) renamed, home folder
+included (docker-stacks' behaviour). NB_USER=root or NB_UID=0 knowingly keep everything root.
+Started as any other UID (`docker run --user 4242:4242`), everything runs as that UID; one with
+no passwd entry borrows NB_USER's (name, home) through nss_wrapper, as docker-stacks does.
 """
 
 from __future__ import annotations
 
+import grp
 import os
 import pwd
 import re
+import stat
 import subprocess
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,12 +48,39 @@ class Account:
     home: str
     # True: NB_USER's UID/GID must be changed to uid/gid at start (root only).
     remap: bool = False
+    # The image's account to rename to `name` at start (root only; NB_USER a new name).
+    rename_from: str | None = None
+    # NB_GROUP: the name the account's group (gid) gets at start (root only).
+    group: str | None = None
+    # False: an arbitrary UID with no passwd entry; it borrows `name`'s through nss_wrapper.
+    passwd: bool = True
+
+    @property
+    def is_root(self) -> bool:
+        return self.uid == 0
+
+
+# The image's notebook account, as the build made it (scripts/install-system.sh); kept up to date
+# when NB_USER renames it. Absent outside the image: host accounts are never renamed.
+IMAGE_USER_FILE = "/usr/local/lib/deepdocker/image-user"
+NAME = re.compile(r"[a-z_][a-z0-9_.-]{0,31}")
 
 
 def parse_id(var: str, raw: str) -> int:
-    if not re.fullmatch(r"\d{1,10}", raw.strip()) or not 0 < int(raw) < 2**31:
-        raise UsageError(var, raw, "not a non-root numeric id", "an integer from 1 to 2147483647")
+    """A numeric id; 0 (root, or root's group) is taken too: only ever asked for knowingly."""
+    if not re.fullmatch(r"\d{1,10}", raw.strip()) or not 0 <= int(raw) < 2**31:
+        raise UsageError(var, raw, "not a numeric id", "an integer from 0 (root: knowingly) to 2147483647")
     return int(raw)
+
+
+def image_user() -> str | None:
+    try:
+        with open(IMAGE_USER_FILE) as f:
+            name = f.read().strip()
+        pwd.getpwnam(name)
+    except (OSError, KeyError):
+        return None
+    return name
 
 
 def _allowed(st: os.stat_result, uid: int, gid: int, bits: int) -> bool:
@@ -109,16 +142,31 @@ def resolve(env: Mapping[str, str], is_root: bool) -> Account:
                 )
         return account
 
+    group = env.get("NB_GROUP")
+    if group is not None and not NAME.fullmatch(group):
+        raise UsageError("NB_GROUP", group, "not a group name", "a name such as users")
     me = pwd.getpwuid(os.getuid())
     name = env.get("NB_USER")
+    if name == "root" or want_uid == 0:
+        # Asked for knowingly, as docker-stacks users do: everything runs as root (a warning says so).
+        if want_uid not in (None, 0):
+            raise UsageError("NB_UID", str(want_uid), "NB_USER=root with another uid", "NB_UID=0, or unset")
+        return Account("root", 0, 0, "/root")
     if name is None or name == me.pw_name:
-        if want_uid is not None:
-            raise UsageError("NB_UID", str(want_uid), "set without NB_USER", "NB_UID together with NB_USER")
+        if want_uid is not None or want_gid is not None or group is not None:
+            var = "NB_UID" if want_uid is not None else "NB_GID" if want_gid is not None else "NB_GROUP"
+            raise UsageError(var, env[var], "set without NB_USER", f"{var} together with NB_USER")
         return Account(me.pw_name, me.pw_uid, me.pw_gid, env.get("HOME") or me.pw_dir)
+    rename_from = None
     try:
         entry = pwd.getpwnam(name)
+        home = entry.pw_dir
     except KeyError:
-        raise UsageError("NB_USER", name, "no such user", "an existing account") from None
+        rename_from = image_user()
+        if rename_from is None:
+            raise UsageError("NB_USER", name, "no such user", "an existing account") from None
+        entry = pwd.getpwnam(rename_from)
+        home = f"/home/{name}"
 
     uid, gid = entry.pw_uid, entry.pw_gid
     if want_uid is not None:
@@ -131,19 +179,50 @@ def resolve(env: Mapping[str, str], is_root: bool) -> Account:
             gid = want_gid if want_gid is not None else (st.st_gid or gid)
     elif want_gid is not None:
         gid = want_gid
-    return Account(name, uid, gid, entry.pw_dir, remap=(uid, gid) != (entry.pw_uid, entry.pw_gid))
+    if group is not None:
+        try:
+            taken = grp.getgrnam(group).gr_gid
+        except KeyError:
+            taken = gid
+        if taken != gid:
+            raise UsageError("NB_GROUP", group, f"already the name of gid {taken}", f"a name for gid {gid}")
+    return Account(
+        name, uid, gid, home, remap=(uid, gid) != (entry.pw_uid, entry.pw_gid), rename_from=rename_from, group=group
+    )
 
 
 def _unprivileged(env: Mapping[str, str]) -> Account:
     uid, gid = os.getuid(), os.getgid()
     try:
         entry = pwd.getpwuid(uid)
-        name, home = entry.pw_name, env.get("HOME") or entry.pw_dir
-    except KeyError:  # `docker run --user 4242`: an id with no passwd entry
-        name, home = str(uid), env.get("HOME") or "/"
-    # NB_USER (the image sets it) names whom root would switch to; started as another
-    # user, there is no switching, and everything runs as that user.
-    return Account(name, uid, gid, home)
+        return Account(entry.pw_name, uid, gid, env.get("HOME") or entry.pw_dir)
+    except KeyError:  # `docker run --user 4242` (OpenShift): an id with no passwd entry
+        pass
+    # It borrows NB_USER's entry (the image's jovyan): that name and home, its own ids. Docker
+    # sets HOME=/ for such an id: no one's home.
+    home = env.get("HOME") if env.get("HOME") not in (None, "/") else None
+    try:
+        entry = pwd.getpwnam(env.get("NB_USER", ""))
+    except KeyError:
+        return Account(str(uid), uid, gid, home or "/", passwd=False)
+    return Account(entry.pw_name, uid, gid, home or entry.pw_dir, passwd=False)
+
+
+def nss_passwd(account: Account) -> str:
+    """/etc/passwd with the borrowed entry given this UID/GID: what nss_wrapper serves the daemons."""
+    with open("/etc/passwd") as f:
+        lines = f.read().splitlines()
+    out = []
+    for line in lines:
+        fields = line.split(":")
+        if len(fields) == 7 and fields[0] == account.name:
+            fields[2:4] = [str(account.uid), str(account.gid)]
+            fields[5] = account.home
+            line = ":".join(fields)
+        out.append(line)
+    if account.name == str(account.uid):
+        out.append(f"{account.uid}:x:{account.uid}:{account.gid}::{account.home}:/bin/bash")
+    return "\n".join(out) + "\n"
 
 
 def shared_folder(path: str | None, account: Account, is_root: bool) -> SharedFolder | None:
@@ -186,24 +265,86 @@ def adopt(folder: SharedFolder, account: Account) -> None:
 
 
 def apply(account: Account) -> None:
-    """Give NB_USER the decided UID/GID (root only), and its home folder with it."""
-    if not account.remap:
+    """Make the account what was decided (root only): renamed, its group named, its UID/GID.
+
+    Nothing is chowned recursively: in the image the notebook user's files (home, /opt/venv, R's
+    site library) belong to the `users` group, writable by it, and the account stays in that
+    group whatever its UID and GID become. Only the home folder itself changes hands.
+    """
+    if account.rename_from:
+        rename(account)
+    if account.group:
+        _name_group(account.gid, account.group)
+    if account.is_root:
         return
     entry = pwd.getpwnam(account.name)
-    old = entry.pw_uid
+    if not account.remap:
+        _own_home(account, entry.pw_uid)
+        return
     if account.gid != entry.pw_gid:
-        groups = subprocess.run(["getent", "group", str(account.gid)], capture_output=True).returncode == 0
-        if not groups:
+        try:
+            grp.getgrgid(account.gid)
+        except KeyError:
             subprocess.run(["groupadd", "-g", str(account.gid), f"{account.name}-{account.gid}"], check=True)
         subprocess.run(["usermod", "-g", str(account.gid), account.name], check=True)
     if account.uid != entry.pw_uid:
         # -o: the host UID may already have a name in the image.
         subprocess.run(["usermod", "-o", "-u", str(account.uid), account.name], check=True)
-    home = Path(account.home)
-    for root, dirs, files in os.walk(home):
-        # Not into mounted volumes: those keep their owners.
-        dirs[:] = [d for d in dirs if not os.path.ismount(os.path.join(root, d))]
-        for item in [root, *(os.path.join(root, f) for f in files)]:
-            # Only what the account's old UID owned: a hard link to root's file stays root's.
-            if os.lstat(item).st_uid == old:
-                os.lchown(item, account.uid, account.gid)
+    _own_home(account, entry.pw_uid)
+
+
+def _own_home(account: Account, old_uid: int) -> None:
+    """The home folder itself (not what is in it; never a link, never a mount of the user's) is
+    the account's, and writable by it alone: sshd refuses keys under a group-writable home."""
+    home = os.path.realpath(account.home)  # a renamed account's home may be a link (rename)
+    try:
+        fd = os.open(home, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    except OSError:
+        return
+    try:
+        st = os.fstat(fd)
+        if os.path.ismount(home) or st.st_uid not in (account.uid, old_uid) or read_only(home):
+            return
+        if (st.st_uid, st.st_gid) != (account.uid, account.gid):
+            os.fchown(fd, account.uid, account.gid)
+        if st.st_mode & 0o022:
+            os.fchmod(fd, stat.S_IMODE(st.st_mode) & ~0o022)
+    finally:
+        os.close(fd)
+
+
+def rename(account: Account) -> None:
+    """The image's account becomes NB_USER: its name, and /home/NEW for its home. A /home/NEW that
+    exists (a mounted volume) is used as it is; else it is a link to the old home (nothing is
+    copied: an image layer's folder cannot be renamed on overlayfs anyway)."""
+    assert account.rename_from is not None
+    old = pwd.getpwnam(account.rename_from)
+    home = account.home
+    if not os.path.lexists(home) and os.path.isdir(old.pw_dir):
+        os.symlink(old.pw_dir, home)
+    subprocess.run(["usermod", "-l", account.name, "-d", home, account.rename_from], check=True)
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(IMAGE_USER_FILE))
+    with os.fdopen(fd, "w") as f:
+        os.fchmod(f.fileno(), 0o644)
+        f.write(account.name + "\n")
+    os.replace(tmp, IMAGE_USER_FILE)
+
+
+def _name_group(gid: int, name: str) -> None:
+    try:
+        current = grp.getgrgid(gid).gr_name
+    except KeyError:
+        subprocess.run(["groupadd", "-g", str(gid), name], check=True)
+        return
+    if current != name:
+        subprocess.run(["groupmod", "-n", name, current], check=True)
+
+
+def groups(account: Account) -> list[int]:
+    """The account's supplementary groups (as login would set them), its own gid included."""
+    if account.is_root:
+        return [0]
+    try:
+        return sorted(set(os.getgrouplist(account.name, account.gid)))
+    except OSError:
+        return [account.gid]

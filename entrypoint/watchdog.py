@@ -39,8 +39,9 @@ class Check:
     liveness: Liveness
 
     def probe(self) -> tuple[bool, str]:
-        if self.kind == "http":
-            return probes.http(self.host, self.port, self.target, timeout=self.liveness.timeout)
+        if self.kind in ("http", "https"):
+            tls = self.kind == "https"
+            return probes.http(self.host, self.port, self.target, timeout=self.liveness.timeout, tls=tls)
         return probes.listen(self.port)
 
 

@@ -20,7 +20,7 @@ import sys
 import time
 
 from . import probes, rpc
-from .rundir import STATE_FILE, run_dir
+from .rundir import STATE_FILE, state_dir
 
 USAGE = "usage: deepdocker-health [--json] [--wait SECONDS] | deepdocker-health --gpu [--json]"
 # The NVIDIA driver's control device: there only where a GPU was passed in (or the host has one).
@@ -55,15 +55,20 @@ def read_state(directory: str) -> tuple[str, dict[str, list[str]], list[str]]:
 
 def probe(spec: list[str]) -> tuple[bool, str]:
     kind, host, port, target, _start = spec
-    if kind == "http":
-        return probes.http(host, int(port), target)
+    if kind in ("http", "https"):
+        return probes.http(host, int(port), target, tls=kind == "https")
     return probes.listen(int(port))
 
 
 def processes(socket_path: str) -> dict[str, dict]:
     """supervisord's view of each program (deepdocker.status), by name."""
     try:
-        return {p["name"]: p for p in rpc.call(socket_path, "deepdocker.status")}
+        try:
+            found = rpc.call(socket_path, "deepdocker.status")
+        except PermissionError:
+            # Not root: the notebook user's read-only status socket beside it (supervisor_ext).
+            found = rpc.read(socket_path.rsplit("/", 1)[0] + "/status.sock")
+        return {p["name"]: p for p in found}
     except (OSError, rpc.Fault) as e:
         raise NotRunning(f"supervisord does not answer on {socket_path}: {e}") from None
 
@@ -219,7 +224,7 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as e:
         print(f"deepdocker-health: {e}\n{USAGE}", file=sys.stderr)
         return 2
-    directory = run_dir(os.environ)
+    directory = state_dir(os.environ)
     if gpu:
         return gpu_report(directory, as_json)
     deadline = time.monotonic() + (wait or 0.0)

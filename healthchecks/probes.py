@@ -29,10 +29,18 @@ def _read_until(sock, marker: bytes, limit: int = 4096) -> bytes:
     return data
 
 
-def http(host: str, port: int, path: str, timeout: float = TIMEOUT) -> tuple[bool, str]:
-    """Ready when an HTTP GET is answered with a status below 500."""
+def http(host: str, port: int, path: str, timeout: float = TIMEOUT, tls: bool = False) -> tuple[bool, str]:
+    """Ready when an HTTP GET is answered with a status below 500 (over TLS: GEN_CERT's own
+    self-signed certificate, not checked: the probe asks its own container over loopback)."""
     try:
         sock = _connect(host, port, timeout)
+        if tls:
+            import ssl
+
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+            sock = context.wrap_socket(sock)
         try:
             sock.sendall(f"GET {path} HTTP/1.0\r\nHost: {host}:{port}\r\nConnection: close\r\n\r\n".encode())
             head = _read_until(sock, b"\r\n")

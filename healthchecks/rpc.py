@@ -97,6 +97,23 @@ def parse_response(body: bytes) -> Any:
     return reader.result
 
 
+def read(socket_path: str, timeout: float = 5.0) -> Any:
+    """What a socket that answers without being asked sends (supervisor_ext's status socket)."""
+    sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
+    try:
+        sock.settimeout(timeout)
+        sock.connect(socket_path)
+        chunks = []
+        while True:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            chunks.append(chunk)
+    finally:
+        sock.close()
+    return parse_response(b"".join(chunks))
+
+
 def call(socket_path: str, method: str, timeout: float = 5.0) -> Any:
     body = request_body(method)
     head = (

@@ -24,3 +24,12 @@ def run_dir(env=os.environ) -> str:
 
 
 STATE_FILE = "services.tsv"
+
+
+def state_dir(env=os.environ) -> str:
+    """Where deepdocker-health looks: the run dir, or, for a user with no start of its own, the
+    image's (a root start's: `docker exec -u jovyan`, sudo -u, an SSH session)."""
+    own = run_dir(env)
+    if env.get("DEEPDOCKER_RUN_DIR") or os.geteuid() == 0 or os.path.exists(f"{own}/{STATE_FILE}"):
+        return own
+    return IMAGE_RUN_DIR if os.path.exists(f"{IMAGE_RUN_DIR}/{STATE_FILE}") else own

@@ -10,6 +10,12 @@ python3 -m venv "$venv"
 for cmd in deepdocker-entrypoint deepdocker-health supervisorctl; do
   ln -sf "$venv/bin/$cmd" "/usr/local/bin/$cmd"
 done
+# docker-stacks' start commands, for `docker run IMAGE start-notebook.py ...` under another
+# entrypoint, or a JupyterHub config that names them: the entrypoint handles them by name.
+for cmd in start.sh start-notebook.sh start-notebook.py start-singleuser.sh start-singleuser.py; do
+  printf '#!/bin/sh\nexec %s %s "$@"\n' "$venv/bin/deepdocker-entrypoint" "$cmd" >"/usr/local/bin/$cmd"
+  chmod 755 "/usr/local/bin/$cmd"
+done
 # `supervisorctl status` with no flags finds the rendered config here.
 ln -sf /run/deepdocker/supervisord.conf /etc/supervisord.conf
 # The run dir is a VOLUME (Dockerfile): per-container state stays out of `docker commit`. Open

@@ -6,7 +6,8 @@ set -euo pipefail
 # shellcheck source=scripts/lib.sh
 . "$(dirname "$0")/lib.sh"
 
-install -d -o "$NB_UID" -g "$NB_GID" "$USER_VENV"
+# setgid: everything made in it belongs to the `users` group (NB_GID is 100, users).
+install -d -m 2775 -o "$NB_UID" -g users "$USER_VENV"
 runuser -u "$NB_USER" -- python3 -m venv "$USER_VENV"
 user_pip --upgrade pip
 user_pip \

@@ -14,5 +14,8 @@ runuser -u "$NB_USER" -- env PATH="$USER_VENV/bin:$PATH" \
   R --quiet --no-save -e "IRkernel::installspec(user = FALSE, prefix = '$USER_VENV')" >/dev/null
 # ABI mode: rpy2 talks to libR through cffi, no compiler needed.
 RPY2_CFFI_MODE=ABI user_pip "rpy2==$RPY2_VERSION"
+# install.packages() goes to the site library: the `users` group's, like /opt/venv.
+chgrp users /usr/local/lib/R/site-library
+chmod 2775 /usr/local/lib/R/site-library
 apt-get clean
 rm -rf /var/lib/apt/lists/*

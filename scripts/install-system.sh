@@ -17,7 +17,8 @@ apt-get update -qq
 apt-get install -y -qq --no-install-recommends \
   ca-certificates python3 python3-venv python3-dev build-essential \
   openssh-server openssh-client \
-  procps less git curl bzip2 unzip locales tzdata >/dev/null
+  procps less git curl bzip2 unzip locales tzdata \
+  sudo libnss-wrapper >/dev/null
 
 # Host keys are made per container at first start, never baked into the image.
 rm -f /etc/ssh/ssh_host_*
@@ -33,6 +34,19 @@ getent group "$NB_GID" >/dev/null || groupadd -g "$NB_GID" "$NB_USER"
 useradd -m -s /bin/bash -u "$NB_UID" -g "$NB_GID" "$NB_USER"
 # '*': no password, yet not locked ('!'), which sshd would refuse even for a key.
 usermod -p '*' "$NB_USER"
+# A member of `users` by name too, so it keeps the group's files (home, /opt/venv, R's site
+# library) whatever primary GID a start gives it; an arbitrary UID gets them with --group-add users.
+usermod -aG users "$NB_USER"
+# The account an NB_USER of a new name renames (entrypoint/users.py), as docker-stacks does.
+echo "$NB_USER" >/usr/local/lib/deepdocker/image-user
+# The home is the group's, writable by it, new folders inheriting it (setgid): nothing needs a
+# recursive chown at start. A root start takes the group's write bit off the folder itself
+# (sshd refuses keys under a group-writable home).
+chgrp -R users "/home/$NB_USER"
+chmod -R g+w "/home/$NB_USER"
+chmod 2775 "/home/$NB_USER"
+# docker-stacks' startup hook folders (entrypoint/hooks.py).
+mkdir -p /usr/local/bin/start-notebook.d /usr/local/bin/before-notebook.d
 
 # The original image's shared folder stays valid; /root only lets others pass through.
 mkdir -p /root/sharedfolder

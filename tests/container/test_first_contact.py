@@ -70,6 +70,7 @@ def test_the_original_command_with_a_folder_docker_creates(image, host_dir, keyp
     assert (host_dir / "from-ssh.txt").read_text() == "ssh\n"
     assert owner(host_dir / "from-ssh.txt") == (1000, 100)
     assert (host_dir / "from-shell.txt").read_text() == "shell\n"
+    assert owner(host_dir / "from-shell.txt") == (1000, 100)  # the shell is the notebook user's
 
 
 def test_a_root_folder_with_files_starts_the_lab_and_says_what_to_do(containers, host_dir):

@@ -42,7 +42,9 @@ BAD = [
     (b"NOTEBOOK_DIR=/home/jovyan\n[program:evil]", "NOTEBOOK_DIR"),
     (b"PASSWORD=pw\nroot:pwned", "PASSWORD"),
     # Unsafe values.
-    (b"NB_USER=root", "NB_USER"),
+    (b"NB_USER=bad name", "NB_USER"),
+    (b"NB_UMASK=999", "NB_UMASK"),
+    (b"NOTEBOOK_ARGS=--ServerApp.token=x", "NOTEBOOK_ARGS"),
     (b"JUPYTER_TOKEN=a", "JUPYTER_TOKEN"),
     (b"JUPYTER_TOKEN_FILE=/etc/shadow", "JUPYTER_TOKEN_FILE"),
     (b"DEEPDOCKER_RUN_DIR=/root/sharedfolder", "DEEPDOCKER_RUN_DIR"),

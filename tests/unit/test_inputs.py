@@ -71,6 +71,17 @@ PLAUSIBLE = {
     "NB_UID": st.sampled_from(["4242", "0", "abc"]),
     "NB_GID": st.sampled_from(["4242", "0"]),
     "DISABLE_AUTH": st.sampled_from(["true", "no", "maybe"]),
+    "NB_GROUP": st.sampled_from(["users", "staff", "newgroup", "Bad"]),
+    "NB_UMASK": st.sampled_from(["002", "0022", "777", "0999", "22"]),
+    "CHOWN_HOME_OPTS": st.sampled_from(["-R", "", "-v"]),
+    "CHOWN_EXTRA": st.sampled_from(["/tmp", "/tmp,/var", "relative", "/"]),
+    "JUPYTER_ENV_VARS_TO_UNSET": st.sampled_from(["A,B", "SECRET", "A B", "1X"]),
+    "NOTEBOOK_ARGS": st.sampled_from(["--ServerApp.max_body_size=1", "--IdentityProvider.token=", "'x", "sub"]),
+    "DOCKER_STACKS_JUPYTER_CMD": st.sampled_from(["lab", "notebook", "server", "nbclassic", "retro"]),
+    **{
+        var: st.sampled_from(["yes", "1", "no", "maybe"])
+        for var in ("GRANT_SUDO", "GEN_CERT", "RESTARTABLE", "CHOWN_HOME")
+    },
     **{var: st.sampled_from(["true", "0", "perhaps"]) for var in SWITCHES},
     **{var: st.integers(0, 70000).map(str) for var in PORT_VARS},
 }
@@ -160,8 +171,12 @@ def check_meaning(var: str, value: str, progs: dict, text: str) -> None:
         assert f"--{'www-' if var == 'RSTUDIO_PORT' else ''}port={int(value)}" in argv[PORT_VARS[var]]
     elif var == "DEEPDOCKER_BIND":
         assert f"--ip={value}" in argv["jupyter"]
+    elif var == "NB_USER" and value == "root":  # knowingly: root, with --allow-root
+        assert progs["jupyter"].uid is None and "--allow-root" in argv["jupyter"]
     elif var == "NB_USER" and value:
         assert progs["jupyter"].uid is not None and progs["jupyter"].uid != 0
+    elif var == "NB_UMASK" and value:
+        assert progs["jupyter"].umask == int(value, 8)
     elif var == "SERVICES":
         assert progs, "no program for a SERVICES that was accepted"
     if var in SECRETS:  # no argument and no environment value of any program is the secret

@@ -97,6 +97,8 @@ def test_extension_is_loaded_with_its_policies(tmp_path, settings, env, liveness
         "state_file": str(s.run_dir / "services.tsv"),
         "on_demand": "tensorboard",
         "wake_fifo": str(s.run_dir / "wake"),
+        "status_socket": str(s.run_dir / "status.sock"),
+        "status_owner": f"{s.account.uid}:{s.account.gid}",
     }
 
 

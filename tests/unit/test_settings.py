@@ -128,4 +128,7 @@ def test_password_replaces_the_generated_token(base_env):
 def test_tensorboard_listens_on_loopback_unless_public(base_env):
     env = {**base_env, "SERVICES": "tensorboard"}
     assert from_env(env).get("tensorboard").bind == "127.0.0.1"
-    assert from_env({**env, "TENSORBOARD_PUBLIC": "true"}).get("tensorboard").bind == "0.0.0.0"
+    # Public: every address, IPv4 and IPv6 (DEEPDOCKER_BIND unset), or the one it names.
+    assert from_env({**env, "TENSORBOARD_PUBLIC": "true"}).get("tensorboard").bind == ""
+    narrowed = {**env, "TENSORBOARD_PUBLIC": "true", "DEEPDOCKER_BIND": "0.0.0.0"}
+    assert from_env(narrowed).get("tensorboard").bind == "0.0.0.0"

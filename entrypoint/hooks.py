@@ -1,0 +1,89 @@
+"""docker-stacks' startup hooks: /usr/local/bin/start-notebook.d and before-notebook.d.
+
+As docker-stacks' run-hooks does: each entry in name order; a `*.sh` file is sourced (so the
+variables it exports reach the rest of the start), any other executable is run, anything else is
+skipped with a line. A hook that fails is reported and the start goes on; one that ends the
+shell it was sourced in (`exit`) ends the start with its status. start-notebook.d runs before the
+notebook user is set up, before-notebook.d after (both as the user deepdocker started as). Their
+output goes to stderr, so a command's stdout stays its own. An empty or missing folder costs
+nothing: no shell is started.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+
+START = "/usr/local/bin/start-notebook.d"
+BEFORE = "/usr/local/bin/before-notebook.d"
+
+_SCRIPT = r"""
+say() { echo "deepdocker | hook: $*" >&2; }
+for f in "$1"/*; do
+  [ -e "$f" ] || continue
+  case "$f" in
+    *.sh)
+      say "sourcing $f"
+      # shellcheck disable=SC1090
+      source "$f"
+      s=$?; [ "$s" -eq 0 ] || say "$f failed (status $s); the start goes on" ;;
+    *)
+      if [ -f "$f" ] && [ -x "$f" ]; then
+        say "running $f"
+        "$f"
+        s=$?; [ "$s" -eq 0 ] || say "$f failed (status $s); the start goes on"
+      else
+        say "skipping $f: neither a .sh file nor an executable"
+      fi ;;
+  esac
+done
+env -0 >&"$2"
+"""
+# Set by bash itself, not by a hook.
+_SHELL_VARS = ("_", "SHLVL", "OLDPWD", "PWD")
+
+
+class HookEnded(Exception):
+    def __init__(self, folder: str, status: int) -> None:
+        super().__init__(f"a hook in {folder} ended the start (status {status})")
+        self.status = status
+
+
+def present(folder: str) -> bool:
+    try:
+        return any(True for _ in os.scandir(folder))
+    except OSError:
+        return False
+
+
+def run(folder: str, env: dict[str, str]) -> dict[str, str]:
+    """The environment after the hooks in `folder` ran in it (`env` itself when there are none)."""
+    if not present(folder):
+        return env
+    r, w = os.pipe()
+    try:
+        proc = subprocess.Popen(
+            ["/bin/bash", "-c", _SCRIPT, "deepdocker-hooks", folder, str(w)],
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=2,
+            pass_fds=(w,),
+        )
+    finally:
+        os.close(w)
+    with os.fdopen(r, "rb") as f:
+        data = f.read()
+    status = proc.wait()
+    if status != 0 or not data:
+        raise HookEnded(folder, status)
+    after = {}
+    for item in data.split(b"\0"):
+        key, sep, value = item.partition(b"=")
+        if sep and key:
+            after[os.fsdecode(key)] = os.fsdecode(value)
+    for var in _SHELL_VARS:
+        if var not in env:
+            after.pop(var, None)
+        else:
+            after[var] = env[var]
+    return after

@@ -1,0 +1,211 @@
+"""docker-stacks' interface: start commands, NOTEBOOK_ARGS, its start-up variables, hooks, accounts."""
+
+from __future__ import annotations
+
+import os
+import pwd
+import shlex
+import shutil
+import tempfile
+from pathlib import Path
+
+import pytest
+from supervisor.options import ServerOptions
+
+from entrypoint import cli, hooks, stacks, users
+from entrypoint.command import command_words, jupyter_request
+from entrypoint.errors import UsageError
+from entrypoint.render import render
+from entrypoint.settings import from_env
+
+NOBODY = pwd.getpwnam("nobody")
+
+
+@pytest.mark.parametrize(
+    "argv, env, page, options",
+    [
+        ("start-notebook.py", {}, "", ()),
+        ("/usr/local/bin/start-notebook.sh --ServerApp.max_body_size=9", {}, "", ("--ServerApp.max_body_size=9",)),
+        ("start-notebook.py --debug", {"NOTEBOOK_ARGS": "--LabApp.x=1 '--A.b=c d'"}, "",
+         ("--LabApp.x=1", "--A.b=c d", "--debug")),
+        ("start-notebook.py", {"DOCKER_STACKS_JUPYTER_CMD": "notebook"}, "/tree", ()),
+        ("start-notebook.py", {"DOCKER_STACKS_JUPYTER_CMD": " Server "}, "", ()),
+        ("", {"NOTEBOOK_ARGS": "--debug"}, "", ("--debug",)),
+        ("", {"DOCKER_STACKS_JUPYTER_CMD": "notebook"}, "/tree", ()),
+    ],
+)  # fmt: skip
+def test_start_notebook_and_its_variables(argv, env, page, options):
+    request = jupyter_request(shlex.split(argv), env)
+    assert request is not None
+    assert (request.default_url, request.options) == (page, options)
+
+
+def test_start_sh_is_the_command_it_runs():
+    assert command_words(["start.sh", "bash", "-c", "id"]) == ["bash", "-c", "id"]
+    assert command_words(["/usr/local/bin/start.sh"]) == []
+    assert command_words(["bash", "start.sh"]) == ["bash", "start.sh"]
+    # `start.sh jupyter lab` is the supervised Jupyter too.
+    assert jupyter_request(command_words(["start.sh", "jupyter", "lab"])) is not None
+
+
+@pytest.mark.parametrize(
+    "argv, env, named",
+    [
+        ("start-notebook.py", {"NOTEBOOK_ARGS": "--IdentityProvider.token="}, "NOTEBOOK_ARGS"),
+        ("start-notebook.py", {"NOTEBOOK_ARGS": "'unclosed"}, "NOTEBOOK_ARGS"),
+        ("start-notebook.py", {"NOTEBOOK_ARGS": "subcommand"}, "NOTEBOOK_ARGS"),
+        ("start-notebook.py --ServerApp.token=secret", {}, "--ServerApp.token"),
+        ("start-notebook.py", {"DOCKER_STACKS_JUPYTER_CMD": "retro"}, "DOCKER_STACKS_JUPYTER_CMD"),
+        ("start-notebook.py", {"DOCKER_STACKS_JUPYTER_CMD": "nbclassic", "PATH": "/nonexistent"},
+         "DOCKER_STACKS_JUPYTER_CMD"),
+        ("start-singleuser.py --debug", {}, "command"),
+        ("start-singleuser.sh", {}, "command"),
+    ],
+)  # fmt: skip
+def test_bad_start_options_name_where_they_came_from(argv, env, named):
+    with pytest.raises(UsageError) as e:
+        jupyter_request(shlex.split(argv), env)
+    assert str(e.value).startswith(f"{named}=")
+    assert "secret" not in str(e.value)
+
+
+def test_notebook_args_reach_jupyter_and_stacks_settings_reach_the_config(tmp_path, base_env):
+    env = {**base_env, "SERVICES": "jupyter,tensorboard", "NOTEBOOK_ARGS": "--ServerApp.max_body_size=7"}
+    env |= {"NB_UMASK": "0027", "GEN_CERT": "yes", "DOCKER_STACKS_JUPYTER_CMD": "notebook"}
+    settings, command = cli.configure(env, [])
+    assert command == []
+    conf = tmp_path / "s.conf"
+    conf.write_text(render(settings))
+    opts = ServerOptions()
+    opts.configfile = str(conf)
+    os.makedirs(settings.run_dir, exist_ok=True)
+    opts.process_config(do_usage=False)
+    progs = {p.name: p for g in opts.process_group_configs for p in g.process_configs}
+    argv = shlex.split(progs["jupyter"].command)
+    assert "--ServerApp.max_body_size=7" in argv and "--LabApp.default_url=/tree" in argv
+    assert f"--ServerApp.certfile={settings.run_dir}/jupyter/cert.pem" in argv
+    assert progs["jupyter"].umask == 0o027 and progs["tensorboard"].umask == 0o027
+    # Every address, IPv4 and IPv6, unless DEEPDOCKER_BIND narrows it.
+    assert "--ip=" in argv
+
+
+@pytest.mark.parametrize(
+    "env, expected",
+    [
+        ({}, stacks.Stacks()),
+        ({"NB_UMASK": "002", "RESTARTABLE": "yes", "GEN_CERT": "0"}, stacks.Stacks(umask=0o002, restartable=True)),
+        ({"CHOWN_HOME": "yes", "CHOWN_HOME_OPTS": "-R", "CHOWN_EXTRA": "/tmp, /var", "CHOWN_EXTRA_OPTS": ""},
+         stacks.Stacks(chown_home=True, chown_home_recursive=True, chown_extra=("/tmp", "/var"))),
+        ({"JUPYTER_ENV_VARS_TO_UNSET": "AWS_SECRET,  TOKEN2,"}, stacks.Stacks(unset=("AWS_SECRET", "TOKEN2"))),
+    ],
+)  # fmt: skip
+def test_stacks_variables_parse(env, expected):
+    assert stacks.parse(env, is_root=True) == expected
+
+
+@pytest.mark.parametrize("var, value", [("GRANT_SUDO", "yes"), ("CHOWN_HOME", "1"), ("CHOWN_EXTRA", "/tmp")])
+def test_root_only_switches_are_refused_when_not_root(var, value):
+    with pytest.raises(UsageError, match=rf"^{var}=.*only root"):
+        stacks.parse({var: value}, is_root=False)
+
+
+def test_unset_variables_leave_the_daemons_and_the_command(base_env):
+    env = {**base_env, "SERVICES": "jupyter", "JUPYTER_ENV_VARS_TO_UNSET": "CLOUD_KEY", "CLOUD_KEY": "k"}
+    settings = from_env(env)
+    for made in (cli.daemon_env(env, settings), cli.command_env(env, settings)):
+        assert "CLOUD_KEY" not in made and "JUPYTER_ENV_VARS_TO_UNSET" not in made
+    assert cli.command_env(env, settings)["DEEPDOCKER_RUN_DIR"] == str(settings.run_dir)
+
+
+@pytest.fixture
+def open_folder():
+    """A folder another user can write in (pytest's own tmp folders are root's alone)."""
+    path = Path(tempfile.mkdtemp(prefix="deepdocker-test-"))
+    path.chmod(0o1777)
+    yield path
+    shutil.rmtree(path)
+
+
+def test_the_command_runs_as_the_notebook_user_with_its_umask(base_env, open_folder):
+    if os.geteuid() != 0:
+        pytest.skip("switching to another user needs root")
+    out = open_folder
+    env = {**base_env, "SERVICES": "jupyter", "NB_USER": "nobody", "NB_UMASK": "077", "NOTEBOOK_DIR": "/"}
+    settings = from_env(env)
+    runner = cli.CommandRunner(
+        ["/bin/sh", "-c", f'/usr/bin/id -u > {out}/id; echo "$HOME $USER" > {out}/who'],
+        cli.command_env(env, settings),
+        settings,
+    )
+    runner.start()
+    assert runner.proc.wait() == 0
+    assert (out / "id").read_text().strip() == str(NOBODY.pw_uid)
+    assert (out / "id").stat().st_uid == NOBODY.pw_uid
+    assert (out / "id").stat().st_mode & 0o777 == 0o600
+    assert (out / "who").read_text().split()[1] == "nobody"
+
+
+def write_hook(folder, name, text, mode=0o755):
+    path = folder / name
+    path.write_text(text)
+    path.chmod(mode)
+
+
+def test_hooks_run_in_order_sourced_or_executed_and_failures_do_not_stop(tmp_path, capfd):
+    folder = tmp_path / "before-notebook.d"
+    folder.mkdir()
+    log = tmp_path / "log"
+    write_hook(folder, "10-env.sh", f"echo 10 >> {log}; export FROM_HOOK=yes; unset DROP_ME\n", 0o644)
+    write_hook(folder, "20-run", f"#!/bin/sh\necho 20 >> {log}; export NOT_KEPT=1; exit 3\n")
+    write_hook(folder, "30-fails.sh", f"echo 30 >> {log}; false\n")
+    write_hook(folder, "40-notes.txt", "not a hook\n", 0o644)
+    env = hooks.run(str(folder), {"PATH": "/usr/bin:/bin", "DROP_ME": "1", "KEEP": "k"})
+    assert log.read_text().split() == ["10", "20", "30"]
+    assert env == {"PATH": "/usr/bin:/bin", "KEEP": "k", "FROM_HOOK": "yes"}
+    out, err = capfd.readouterr()
+    assert out == ""  # a command's stdout stays its own
+    assert "20-run failed (status 3)" in err and "skipping" in err and "40-notes.txt" in err
+
+
+def test_a_hook_that_exits_ends_the_start_and_none_costs_nothing(tmp_path):
+    folder = tmp_path / "start-notebook.d"
+    assert hooks.run(str(folder), {"A": "1"}) == {"A": "1"}  # missing
+    folder.mkdir()
+    assert hooks.run(str(folder), {"A": "1"}) == {"A": "1"}  # empty
+    write_hook(folder, "10-stop.sh", "exit 7\n", 0o644)
+    with pytest.raises(hooks.HookEnded) as e:
+        hooks.run(str(folder), {"PATH": "/usr/bin:/bin"})
+    assert e.value.status == 7
+
+
+def test_root_on_request_and_a_new_name_renames_the_image_user(monkeypatch, tmp_path):
+    assert users.resolve({"NB_USER": "root"}, is_root=True).is_root
+    assert users.resolve({"NB_USER": "nobody", "NB_UID": "0"}, is_root=True).is_root
+    marker = tmp_path / "image-user"
+    monkeypatch.setattr(users, "IMAGE_USER_FILE", str(marker))
+    with pytest.raises(UsageError, match=r"^NB_USER="):
+        users.resolve({"NB_USER": "alice"}, is_root=True)  # outside the image: nothing to rename
+    marker.write_text("nobody\n")
+    monkeypatch.setattr(users, "IMAGE_USER_FILE", str(marker))
+    account = users.resolve({"NB_USER": "alice", "NB_GROUP": "alices"}, is_root=True)
+    assert (account.name, account.home, account.rename_from, account.group) == (
+        "alice",
+        "/home/alice",
+        "nobody",
+        "alices",
+    )
+    assert (account.uid, account.gid) == (NOBODY.pw_uid, NOBODY.pw_gid)
+    with pytest.raises(UsageError, match=r"^NB_GROUP=.*already the name"):
+        users.resolve({"NB_USER": "alice", "NB_GROUP": "root"}, is_root=True)
+
+
+def test_an_arbitrary_uid_borrows_nb_users_entry(monkeypatch):
+    monkeypatch.setattr(os, "getuid", lambda: 4242)
+    monkeypatch.setattr(os, "getgid", lambda: 0)
+    account = users.resolve({"NB_USER": "nobody", "HOME": "/"}, is_root=False)
+    assert (account.name, account.uid, account.gid, account.home, account.passwd) == (
+        "nobody", 4242, 0, NOBODY.pw_dir, False)  # fmt: skip
+    line = next(x for x in users.nss_passwd(account).splitlines() if x.startswith("nobody:"))
+    assert line.split(":")[2:4] == ["4242", "0"]
+    nameless = users.resolve({}, is_root=False)
+    assert nameless.name == "4242" and "4242:x:4242:0::/:/bin/bash" in users.nss_passwd(nameless)
