@@ -15,6 +15,7 @@ TORCH_INDEX_CPU ?= https://download.pytorch.org/whl/cpu
 TORCH_INDEX_GPU ?= https://download.pytorch.org/whl/cu130
 INSTALL_RSTUDIO ?= auto
 INSTALL_TEX ?= 1
+CHP_VERSION ?= 4.6.3
 # A folder of wheels pip looks in first, torch's included (README, "Building the image").
 WHEELHOUSE ?=
 WHEELHOUSE_PORT ?= 8799
@@ -36,6 +37,9 @@ $(VENV)/.installed: setup.cfg pyproject.toml
 	$(PY) -m pip install -q --upgrade pip
 	# compat: a plain .pth entry; the default editable finder adds ~8 ms to every command's start.
 	$(PY) -m pip install -q -e '.[test,lint]' --config-settings editable_mode=compat
+	# JupyterHub's proxy for the hub tests (npm); without npm those tests say so and skip (not in CI).
+	if command -v npm >/dev/null; then npm install --silent --no-audit --no-fund --prefix $(VENV)/node \
+	  configurable-http-proxy@$(CHP_VERSION); fi
 	touch $@
 
 .PHONY: venv

@@ -84,7 +84,8 @@ def main() -> int:
         diff = times[image] - times[baseline]
         if what.startswith("remapped"):
             worst = diff
-        print(f"{what:<26} {times[image]:>8.3f} {times[baseline]:>8.3f} {diff:>+8.3f}  (nan: that image cannot)")
+        note = "  (nan: that image cannot start this way)" if diff != diff else ""
+        print(f"{what:<26} {times[image]:>8.3f} {times[baseline]:>8.3f} {diff:>+8.3f}{note}")
     print(f"target: a remapped start at most +0.100 s: {'met' if worst <= 0.1 else 'NOT met'} ({worst:+.3f} s)")
     return 0
 

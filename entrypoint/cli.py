@@ -27,7 +27,7 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 
-from . import hooks, users
+from . import hooks, hub, users
 from .command import command_words, jupyter_request
 from .paths import Paths
 from .prepare import nss_env, prepare, probe_host, setup_account
@@ -89,6 +89,9 @@ def announce(settings: Settings) -> None:
     elif shared and shared.action == "warn":
         say(f"WARNING: SHARED_DIR: {shared.note}")
     jupyter = settings.get("jupyter")
+    if jupyter and settings.hub:
+        who = settings.hub.user or "its user"
+        say(f"JupyterHub single-user server for {who} at {settings.jupyter_base_url}, behind the Hub's login")
     if jupyter and settings.token_generated:
         # Shown once, here; JUPYTER_TOKEN or JUPYTER_TOKEN_FILE choose a fixed one.
         host = probe_host(settings.bind)
@@ -126,14 +129,32 @@ def configure(env: Mapping[str, str], command: list[str]) -> tuple[Settings, lis
     """Settings for `env` and what is left of the command once a Jupyter start is taken out of it."""
     request = jupyter_request(command, env)
     # A command asks for Jupyter (enabled if need be); NOTEBOOK_ARGS alone only shape it.
-    settings = from_env(request.env(dict(env)) if request and command else env)
+    settings = from_env(request.env(dict(env)) if request and (command or request.hub) else env)
     if request:
         # The command was a Jupyter server: it is the supervised one, not a second one.
         settings = dataclasses.replace(
             settings, jupyter_default_url=request.default_url, jupyter_options=request.options
         )
         command = []
+    if request and request.hub:
+        settings = hub_mode(settings, request.hub)
     return settings, command
+
+
+def hub_mode(settings: Settings, hub_settings: hub.Hub) -> Settings:
+    """Jupyter as the Hub's single-user server: its program, the Hub's login (no token of ours)."""
+    jupyter = settings.get("jupyter")
+    assert jupyter is not None  # the request enabled it
+    exe = hub.program(jupyter.exe)
+    if exe is None:
+        raise UsageError(
+            "command",
+            hub.PROGRAM,
+            f"JupyterHub's single-user server is not installed (no {hub.PROGRAM} beside {jupyter.exe})",
+            "an image with the jupyterhub package (deepdocker's has it)",
+        )
+    enabled = tuple(dataclasses.replace(e, exe=exe) if e is jupyter else e for e in settings.enabled)
+    return dataclasses.replace(settings, enabled=enabled, hub=hub_settings, token_generated=False)
 
 
 def main(argv: list[str] | None = None) -> int:

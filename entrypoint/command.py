@@ -15,6 +15,7 @@ notebook user, which is what every command is here).
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import shlex
@@ -22,7 +23,7 @@ import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from . import values
+from . import hub, values
 from .errors import UsageError
 from .settings import parse_port
 
@@ -53,13 +54,22 @@ class JupyterRequest:
     default_url: str
     port: str | None
     options: tuple[str, ...]
+    # Set: JupyterHub's single-user server (entrypoint.hub).
+    hub: hub.Hub | None = None
 
     def env(self, env: dict[str, str]) -> dict[str, str]:
-        """The environment that gives this: jupyter enabled, on the port asked for."""
+        """The environment that gives this: jupyter enabled, on the port asked for (in hub mode,
+        the Hub's port, prefix and address)."""
         env = dict(env)
         services = env.get("SERVICES")
         if services is not None and not re.search(r"\b(jupyter|all)\b", services, re.I):
             env["SERVICES"] = f"{services},jupyter"
+        if self.hub is not None:
+            env["JUPYTER_BASE_URL"] = self.hub.prefix
+            if self.hub.port is not None:
+                env["JUPYTER_PORT"] = self.hub.port
+            if self.hub.bind:
+                env["DEEPDOCKER_BIND"] = self.hub.bind
         if self.port is not None:
             env["JUPYTER_PORT"] = self.port
         return env
@@ -108,13 +118,18 @@ def jupyter_request(args: list[str], env: Mapping[str, str] | None = None) -> Ju
     NOTEBOOK_ARGS and DOCKER_STACKS_JUPYTER_CMD), or None when they ask for something else.
     Bad options: UsageError."""
     env = {} if env is None else env
-    if args and os.path.basename(args[0]) in START_SINGLEUSER:
-        raise UsageError(
-            "command",
-            os.path.basename(args[0]),
-            "JupyterHub's single-user server is not in deepdocker yet",
-            "start-notebook.py, jupyter lab, start.sh CMD, or a command",
-        )
+    name = os.path.basename(args[0]) if args else ""
+    # docker-stacks' start-notebook (the image's default) hands over to start-singleuser when a Hub
+    # started it; so does a Spawner that gives only the server's options (no command of its own).
+    by_hub = bool(env.get("JUPYTERHUB_API_TOKEN")) and (not args or name in START_NOTEBOOK or name.startswith("-"))
+    if by_hub and (not args or name.startswith("-")):
+        args = ["start-singleuser.py", *args]
+        name = args[0]
+    if name in START_SINGLEUSER or by_hub:
+        request = _server("", args[1:])
+        if request is None:
+            raise UsageError("command", shlex.join(args), "not only server options", "--Name.option=value ...")
+        return dataclasses.replace(request, hub=hub.parse(env))
     if not args or os.path.basename(args[0]) in START_NOTEBOOK:
         if not args and "NOTEBOOK_ARGS" not in env and "DOCKER_STACKS_JUPYTER_CMD" not in env:
             return None

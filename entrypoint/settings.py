@@ -21,6 +21,7 @@ from healthchecks.rundir import run_dir as default_run_dir
 
 from . import stacks, users, values
 from .errors import UsageError
+from .hub import Hub
 from .services import DEFAULT_SERVICES, REGISTRY, Service
 from .sshkeys import key_problem
 from .stacks import Stacks
@@ -118,6 +119,8 @@ class Settings:
     # From a `jupyter notebook ...` command (entrypoint.command): its page and extra options.
     jupyter_default_url: str = ""
     jupyter_options: tuple[str, ...] = ()
+    # JupyterHub's single-user server (entrypoint.hub): the Hub's login, prefix and port.
+    hub: Hub | None = None
     # docker-stacks' start-up variables (entrypoint.stacks).
     stacks: Stacks = field(default_factory=Stacks)
 

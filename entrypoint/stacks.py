@@ -103,6 +103,9 @@ def parse(env: Mapping[str, str], is_root: bool) -> Stacks:
             if asked:
                 raise UsageError(var, env[var], "only root can do that", "start the container as root (the default)")
     grant_sudo = yes("GRANT_SUDO", env.get("GRANT_SUDO"))
+    if grant_sudo and not in_image():
+        # Host mode: this machine's own sudoers are not deepdocker's to write.
+        raise UsageError("GRANT_SUDO", env["GRANT_SUDO"], "only in deepdocker's image", "no (host mode)")
     if grant_sudo and not shutil.which("sudo", path="/usr/bin:/bin"):
         raise UsageError("GRANT_SUDO", env["GRANT_SUDO"], "sudo is not installed", "no, or an image with sudo")
     if grant_sudo and os.statvfs("/etc").f_flag & os.ST_RDONLY:
@@ -151,6 +154,12 @@ def write_sudoers(name: str) -> None:
     os.replace(tmp, SUDOERS)
 
 
+def in_image() -> bool:
+    from .users import IMAGE_USER_FILE
+
+    return os.path.exists(IMAGE_USER_FILE)
+
+
 def remove_sudoers() -> None:
-    if os.path.lexists(SUDOERS):
+    if in_image() and os.path.lexists(SUDOERS):
         os.unlink(SUDOERS)

@@ -58,8 +58,10 @@ def test_start_sh_is_the_command_it_runs():
         ("start-notebook.py", {"DOCKER_STACKS_JUPYTER_CMD": "retro"}, "DOCKER_STACKS_JUPYTER_CMD"),
         ("start-notebook.py", {"DOCKER_STACKS_JUPYTER_CMD": "nbclassic", "PATH": "/nonexistent"},
          "DOCKER_STACKS_JUPYTER_CMD"),
-        ("start-singleuser.py --debug", {}, "command"),
-        ("start-singleuser.sh", {}, "command"),
+        ("start-singleuser.py --debug", {}, "JUPYTERHUB_API_TOKEN"),
+        ("start-singleuser.sh", {"JUPYTERHUB_API_TOKEN": "t" * 32, "JUPYTERHUB_SERVICE_URL": "ftp://x"},
+         "JUPYTERHUB_SERVICE_URL"),
+        ("jupyterhub-singleuser --ServerApp.token=secret", {"JUPYTERHUB_API_TOKEN": "t" * 32}, "--ServerApp.token"),
     ],
 )  # fmt: skip
 def test_bad_start_options_name_where_they_came_from(argv, env, named):
@@ -107,6 +109,12 @@ def test_stacks_variables_parse(env, expected):
 def test_root_only_switches_are_refused_when_not_root(var, value):
     with pytest.raises(UsageError, match=rf"^{var}=.*only root"):
         stacks.parse({var: value}, is_root=False)
+
+
+def test_grant_sudo_writes_sudoers_in_the_image_only(monkeypatch, tmp_path):
+    monkeypatch.setattr(users, "IMAGE_USER_FILE", str(tmp_path / "no-image-here"))
+    with pytest.raises(UsageError, match=r"^GRANT_SUDO=.*only in deepdocker's image"):
+        stacks.parse({"GRANT_SUDO": "yes"}, is_root=True)
 
 
 def test_unset_variables_leave_the_daemons_and_the_command(base_env):
@@ -209,3 +217,41 @@ def test_an_arbitrary_uid_borrows_nb_users_entry(monkeypatch):
     assert line.split(":")[2:4] == ["4242", "0"]
     nameless = users.resolve({}, is_root=False)
     assert nameless.name == "4242" and "4242:x:4242:0::/:/bin/bash" in users.nss_passwd(nameless)
+
+
+HUB_ENV = {
+    "JUPYTERHUB_API_TOKEN": "hub-token-0123456789abcdef",
+    "JUPYTERHUB_SERVICE_PREFIX": "/user/alice/",
+    "JUPYTERHUB_SERVICE_URL": "http://0.0.0.0:8890/user/alice/",
+    "JUPYTERHUB_USER": "alice",
+}
+
+
+@pytest.mark.parametrize("argv", [["start-singleuser.py"], ["start-singleuser.sh", "--debug"],
+                                  ["jupyterhub-singleuser"], ["start-notebook.py"], [], ["--debug"]])  # fmt: skip
+def test_a_hub_start_is_the_single_user_server_behind_the_hubs_login(tmp_path, base_env, stand_ins, argv):
+    singleuser = stand_ins / "jupyterhub-singleuser"
+    singleuser.write_text((stand_ins / "jupyter-lab").read_text())
+    singleuser.chmod(0o755)
+    env = {**base_env, **HUB_ENV, "SERVICES": "jupyter,tensorboard"}
+    settings, command = cli.configure(env, argv)
+    assert command == [] and settings.hub is not None and not settings.token_generated
+    conf = tmp_path / "s.conf"
+    conf.write_text(render(settings))
+    opts = ServerOptions()
+    opts.configfile = str(conf)
+    os.makedirs(settings.run_dir, exist_ok=True)
+    opts.process_config(do_usage=False)
+    progs = {p.name: p for g in opts.process_group_configs for p in g.process_configs}
+    jupyter = shlex.split(progs["jupyter"].command)
+    assert jupyter[0] == str(singleuser)
+    assert "--port=8890" in jupyter and "--ServerApp.base_url=/user/alice/" in jupyter
+    assert "JUPYTER_TOKEN_FILE" not in progs["jupyter"].environment  # the Hub's login, not a token of ours
+    assert HUB_ENV["JUPYTERHUB_API_TOKEN"] not in progs["jupyter"].command
+    # TensorBoard under the Hub's prefix, behind its login, on loopback.
+    assert "--host=127.0.0.1" in shlex.split(progs["tensorboard"].command)
+
+
+def test_a_hub_start_without_the_single_user_server_says_so(base_env):
+    with pytest.raises(UsageError, match=r"^command='jupyterhub-singleuser': .*not installed"):
+        cli.configure({**base_env, **HUB_ENV, "SERVICES": "jupyter"}, ["start-singleuser.py"])
