@@ -290,14 +290,7 @@ def _secret_file(var: str, path: str, reader: users.Account) -> str:
 
 
 def parse_bool(var: str, raw: str | None) -> bool:
-    if raw is None:
-        return False
-    value = raw.strip().lower()
-    if value in ("1", "true", "yes", "on"):
-        return True
-    if value in ("0", "false", "no", "off", ""):
-        return False
-    raise UsageError(var, raw, "not a yes/no value", "true or false (also 1/0, yes/no)")
+    return values.switch(var, raw)
 
 
 def parse_authorized_keys(raw: str) -> str:

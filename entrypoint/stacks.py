@@ -52,14 +52,7 @@ class Stacks:
 
 def yes(var: str, raw: str | None) -> bool:
     """docker-stacks' switches: "yes" or "1" turn them on (true/on too); no/0/false/off/empty off."""
-    if raw is None:
-        return False
-    value = raw.strip().lower()
-    if value in ("1", "yes", "true", "on"):
-        return True
-    if value in ("0", "no", "false", "off", ""):
-        return False
-    raise UsageError(var, raw, "not a yes/no value", "yes or no (also 1/0, true/false)")
+    return values.switch(var, raw, accepted="yes or no (also 1/0, true/false)")
 
 
 def parse_umask(raw: str) -> int:

@@ -76,3 +76,15 @@ def plain_path(var: str, raw: str) -> str:
     if not _PLAIN_PATH.fullmatch(raw) or "/../" in f"{raw}/":
         raise UsageError(var, raw, "not a plain absolute path", "an absolute path of letters, digits and ._/+@~-")
     return raw
+
+
+def switch(var: str, raw: str | None, accepted: str = "true or false (also 1/0, yes/no)") -> bool:
+    """A yes/no variable: 1/true/yes/on, or 0/false/no/off/empty; unset is no."""
+    if raw is None:
+        return False
+    value = raw.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off", ""):
+        return False
+    raise UsageError(var, raw, "not a yes/no value", accepted)

@@ -97,12 +97,14 @@ def parse_response(body: bytes) -> Any:
     return reader.result
 
 
-def read(socket_path: str, timeout: float = 5.0) -> Any:
-    """What a socket that answers without being asked sends (supervisor_ext's status socket)."""
+def _exchange(socket_path: str, request: bytes, timeout: float) -> bytes:
+    """Send `request` (if any) on a unix socket, then read until the other end closes."""
     sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
     try:
         sock.settimeout(timeout)
         sock.connect(socket_path)
+        if request:
+            sock.sendall(request)
         chunks = []
         while True:
             chunk = sock.recv(65536)
@@ -111,7 +113,12 @@ def read(socket_path: str, timeout: float = 5.0) -> Any:
             chunks.append(chunk)
     finally:
         sock.close()
-    return parse_response(b"".join(chunks))
+    return b"".join(chunks)
+
+
+def read(socket_path: str, timeout: float = 5.0) -> Any:
+    """What a socket that answers without being asked sends (supervisor_ext's status socket)."""
+    return parse_response(_exchange(socket_path, b"", timeout))
 
 
 def call(socket_path: str, method: str, timeout: float = 5.0) -> Any:
@@ -119,20 +126,7 @@ def call(socket_path: str, method: str, timeout: float = 5.0) -> Any:
     head = (
         f"POST /RPC2 HTTP/1.0\r\nHost: localhost\r\nContent-Type: text/xml\r\nContent-Length: {len(body)}\r\n\r\n"
     ).encode()
-    sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
-    try:
-        sock.settimeout(timeout)
-        sock.connect(socket_path)
-        sock.sendall(head + body)
-        chunks = []
-        while True:
-            chunk = sock.recv(65536)
-            if not chunk:
-                break
-            chunks.append(chunk)
-    finally:
-        sock.close()
-    raw = b"".join(chunks)
+    raw = _exchange(socket_path, head + body, timeout)
     header, _, payload = raw.partition(b"\r\n\r\n")
     status = header.split(b"\r\n", 1)[0]
     if b" 200 " not in status + b" ":

@@ -71,18 +71,23 @@ def test_bad_start_options_name_where_they_came_from(argv, env, named):
     assert "secret" not in str(e.value)
 
 
-def test_notebook_args_reach_jupyter_and_stacks_settings_reach_the_config(tmp_path, base_env):
-    env = {**base_env, "SERVICES": "jupyter,tensorboard", "NOTEBOOK_ARGS": "--ServerApp.max_body_size=7"}
-    env |= {"NB_UMASK": "0027", "GEN_CERT": "yes", "DOCKER_STACKS_JUPYTER_CMD": "notebook"}
-    settings, command = cli.configure(env, [])
-    assert command == []
-    conf = tmp_path / "s.conf"
+def programs(settings, folder) -> dict:
+    """The rendered config as supervisord parses it: program name -> its config."""
+    conf = folder / "s.conf"
     conf.write_text(render(settings))
     opts = ServerOptions()
     opts.configfile = str(conf)
     os.makedirs(settings.run_dir, exist_ok=True)
     opts.process_config(do_usage=False)
-    progs = {p.name: p for g in opts.process_group_configs for p in g.process_configs}
+    return {p.name: p for g in opts.process_group_configs for p in g.process_configs}
+
+
+def test_notebook_args_reach_jupyter_and_stacks_settings_reach_the_config(tmp_path, base_env):
+    env = {**base_env, "SERVICES": "jupyter,tensorboard", "NOTEBOOK_ARGS": "--ServerApp.max_body_size=7"}
+    env |= {"NB_UMASK": "0027", "GEN_CERT": "yes", "DOCKER_STACKS_JUPYTER_CMD": "notebook"}
+    settings, command = cli.configure(env, [])
+    assert command == []
+    progs = programs(settings, tmp_path)
     argv = shlex.split(progs["jupyter"].command)
     assert "--ServerApp.max_body_size=7" in argv and "--LabApp.default_url=/tree" in argv
     assert f"--ServerApp.certfile={settings.run_dir}/jupyter/cert.pem" in argv
@@ -236,13 +241,7 @@ def test_a_hub_start_is_the_single_user_server_behind_the_hubs_login(tmp_path, b
     env = {**base_env, **HUB_ENV, "SERVICES": "jupyter,tensorboard"}
     settings, command = cli.configure(env, argv)
     assert command == [] and settings.hub is not None and not settings.token_generated
-    conf = tmp_path / "s.conf"
-    conf.write_text(render(settings))
-    opts = ServerOptions()
-    opts.configfile = str(conf)
-    os.makedirs(settings.run_dir, exist_ok=True)
-    opts.process_config(do_usage=False)
-    progs = {p.name: p for g in opts.process_group_configs for p in g.process_configs}
+    progs = programs(settings, tmp_path)
     jupyter = shlex.split(progs["jupyter"].command)
     assert jupyter[0] == str(singleuser)
     assert "--port=8890" in jupyter and "--ServerApp.base_url=/user/alice/" in jupyter
