@@ -48,7 +48,6 @@ def parse(env: Mapping[str, str]) -> Hub:
             "",
             "unset: not started by a JupyterHub",
             "a JupyterHub Spawner's start (it sets the JUPYTERHUB_* variables)",
-            secret=True,
         )
     prefix = env.get("JUPYTERHUB_SERVICE_PREFIX", "/")
     url = env.get("JUPYTERHUB_SERVICE_URL", "")

@@ -131,13 +131,14 @@ def test_docker_stacks_jupyter_cmd(containers, cmd, page):
         assert r.status == 200 and r.url.split("?")[0].endswith(page)
 
 
-def test_start_sh_runs_the_command_and_singleuser_says_what_it_cannot(image):
+def test_start_sh_runs_the_command_and_singleuser_needs_a_hub(image):
     assert run(image, "--", "start.sh", "whoami").stdout == "jovyan\n"
+    # A Hub's start is tests/container/test_hub.py's; without one, one line and nothing started.
     result = run(image, "--", "start-singleuser.py")
     assert result.returncode == 2
     assert result.stderr.strip() == (
-        "deepdocker-entrypoint: command='start-singleuser.py': JupyterHub's single-user server is not in "
-        "deepdocker yet; accepted: start-notebook.py, jupyter lab, start.sh CMD, or a command"
+        "deepdocker-entrypoint: JUPYTERHUB_API_TOKEN='': unset: not started by a JupyterHub; "
+        "accepted: a JupyterHub Spawner's start (it sets the JUPYTERHUB_* variables)"
     )
     login_off = run(image, "--", "start-notebook.py", "--IdentityProvider.token=")
     assert login_off.returncode == 2 and "Jupyter's login is set by deepdocker" in login_off.stderr
