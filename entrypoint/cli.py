@@ -55,21 +55,23 @@ def supervisord_argv(paths: Paths) -> list[str]:
     return [sys.executable, "-m", "entrypoint.supervise", "--nodaemon", "--configuration", str(paths.config)]
 
 
-def daemon_env(env: Mapping[str, str], settings: Settings | None = None) -> dict[str, str]:
-    """The daemons' environment: no secret deepdocker read, nothing JUPYTER_ENV_VARS_TO_UNSET names."""
-    unset = (*settings.stacks.unset, "JUPYTER_ENV_VARS_TO_UNSET") if settings else ()
-    out = {k: v for k, v in env.items() if k not in SECRET_VARS and k not in unset}
-    if settings:
-        out.update(nss_env(settings))
+def _environment(env: Mapping[str, str], settings: Settings, drop: tuple[str, ...] = ()) -> dict[str, str]:
+    """`env` less `drop` and what JUPYTER_ENV_VARS_TO_UNSET names; with nss_wrapper's where needed."""
+    unset = {*drop, *settings.stacks.unset, "JUPYTER_ENV_VARS_TO_UNSET"}
+    out = {k: v for k, v in env.items() if k not in unset}
+    out.update(nss_env(settings))
     return out
+
+
+def daemon_env(env: Mapping[str, str], settings: Settings) -> dict[str, str]:
+    """The daemons' environment: no secret deepdocker read, nothing JUPYTER_ENV_VARS_TO_UNSET names."""
+    return _environment(env, settings, SECRET_VARS)
 
 
 def command_env(env: Mapping[str, str], settings: Settings) -> dict[str, str]:
     """The command's environment: the user's (secrets included: the command is theirs), less what
     JUPYTER_ENV_VARS_TO_UNSET names, as the notebook user when it runs as one."""
-    unset = (*settings.stacks.unset, "JUPYTER_ENV_VARS_TO_UNSET")
-    out = {k: v for k, v in env.items() if k not in unset}
-    out.update(nss_env(settings))
+    out = _environment(env, settings)
     # deepdocker-health in the command finds this start's state, whoever runs it.
     out["DEEPDOCKER_RUN_DIR"] = str(settings.run_dir)
     account = settings.account
@@ -166,9 +168,8 @@ def main(argv: list[str] | None = None) -> int:
     env = dict(os.environ)
     try:
         settings, command = configure(env, [] if preview else command_words(args))
-        text = render(settings)
         if preview:
-            sys.stdout.write(text)
+            sys.stdout.write(render(settings))
             return 0
         if hooks.present(hooks.START):
             env = hooks.run(hooks.START, env)
@@ -202,13 +203,13 @@ def main(argv: list[str] | None = None) -> int:
 class CommandRunner:
     """Starts the command: as the notebook user when started as root (its groups, its umask)."""
 
-    def __init__(self, argv: list[str], env: dict[str, str], settings: Settings | None = None) -> None:
+    def __init__(self, argv: list[str], env: dict[str, str], settings: Settings) -> None:
         self.argv, self.env = argv, env
         self.switch: dict = {}
-        if settings is not None and settings.is_root and not settings.account.is_root:
+        if settings.is_root and not settings.account.is_root:
             account = settings.account
             self.switch = {"user": account.uid, "group": account.gid, "extra_groups": users.groups(account)}
-        if settings is not None and settings.stacks.umask is not None:
+        if settings.stacks.umask is not None:
             self.switch["umask"] = settings.stacks.umask
 
     def start(self) -> int:

@@ -9,6 +9,7 @@ UID) can get in the way of the next one.
 
 from __future__ import annotations
 
+import functools
 import glob
 import json
 import os
@@ -241,6 +242,7 @@ def setup_account(settings: Settings) -> None:
         users.adopt(settings.shared, settings.account)
 
 
+@functools.cache
 def nss_wrapper() -> str | None:
     found = sorted(glob.glob("/usr/lib/*/libnss_wrapper.so") + glob.glob("/usr/lib/libnss_wrapper.so"))
     return found[0] if found else None

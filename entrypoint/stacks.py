@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -136,8 +137,6 @@ def chown_tree(path: str, uid: int, gid: int, recursive: bool) -> None:
 
 def write_sudoers(name: str) -> None:
     """NOPASSWD sudo for the notebook user; written whole, never through a link."""
-    import tempfile
-
     folder = os.path.dirname(SUDOERS)
     os.makedirs(folder, mode=0o750, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=".deepdocker-")  # sudo skips names with a dot

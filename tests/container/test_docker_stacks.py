@@ -95,18 +95,19 @@ def test_chown_home_and_chown_extra(image):
 
 def test_jupyter_env_vars_to_unset_reach_neither_the_command_nor_jupyter(image):
     script = 'echo "${CLOUD_KEY-unset}"; deepdocker-health --wait 60 >/dev/null; '
-    script += "pid=$(pgrep -f jupyter-lab | head -1); tr '\\0' '\\n' < /proc/$pid/environ | grep -c CLOUD_KEY"
+    script += "pid=$(pgrep -o -x jupyter-lab); tr '\\0' '\\n' < /proc/$pid/environ > /tmp/env; "
+    script += "grep -c ^CLOUD_KEY= /tmp/env; grep -c ^JUPYTER_CONFIG_PATH= /tmp/env"
     env = ["-e", "CLOUD_KEY=abc", "-e", "JUPYTER_ENV_VARS_TO_UNSET=CLOUD_KEY"]
     result = run(image, *env, "--", "bash", "-c", script)
-    # Jupyter (and so its kernels) runs without it too.
-    assert result.stdout.split() == ["unset", "0"], result.stderr
+    # Jupyter (and so its kernels) runs without it too; its environment was read (it has deepdocker's own).
+    assert result.stdout.split() == ["unset", "0", "1"], result.stderr
 
 
 # -- 2. start commands, NOTEBOOK_ARGS, DOCKER_STACKS_JUPYTER_CMD, hooks ---------------------------
 
 
 def jupyter_argv(c: Container) -> list[str]:
-    pid = c.exec("pgrep", "-f", "-o", "jupyter-lab").stdout.split()[0]
+    pid = c.exec("pgrep", "-o", "-x", "jupyter-lab").stdout.split()[0]
     return c.exec("cat", f"/proc/{pid}/cmdline").stdout.split("\0")
 
 
