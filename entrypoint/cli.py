@@ -32,7 +32,7 @@ from .command import command_words, jupyter_request
 from .paths import Paths
 from .prepare import nss_env, prepare, probe_host, setup_account
 from .render import render
-from .settings import Settings, UsageError, from_env
+from .settings import Enabled, Settings, UsageError, from_env
 
 PROG = "deepdocker-entrypoint"
 # Read by the entrypoint, kept from the daemons' environment.
@@ -117,10 +117,19 @@ def announce(settings: Settings) -> None:
             )
         elif jupyter:
             when = ", started by its first request" if e.on_demand else ""
-            say(f"{name}: {settings.jupyter_base_url}{name}/ behind Jupyter's login{when}")
+            login = "the Hub's login" if settings.hub else "Jupyter's login"
+            say(f"{name}: {settings.jupyter_base_url}{name}/ behind {login}{when}")
         else:
             say(f"{name} listens on 127.0.0.1:{e.port} only: it has no login of its own ({var}=true publishes it)")
-    if settings.get("rstudio"):
+    sshd = settings.get("sshd")
+    if sshd and settings.hub:
+        say(
+            f"sshd: on because SERVICES names it; it listens on port {sshd.port} of "
+            f"{sshd.bind or 'every address'}, outside the Hub's login (key login only)"
+        )
+    if settings.get("rstudio") and settings.hub:
+        say(f"rstudio: {settings.jupyter_base_url}rstudio/ behind the Hub's login (RStudio's own login off)")
+    elif settings.get("rstudio"):
         if settings.disable_auth:
             say("WARNING: DISABLE_AUTH=true: RStudio Server lets ANYONE who reaches it in, with no password")
         elif settings.rstudio_password_generated:
@@ -155,8 +164,31 @@ def hub_mode(settings: Settings, hub_settings: hub.Hub) -> Settings:
             f"JupyterHub's single-user server is not installed (no {hub.PROGRAM} beside {jupyter.exe})",
             "an image with the jupyterhub package (deepdocker's has it)",
         )
-    enabled = tuple(dataclasses.replace(e, exe=exe) if e is jupyter else e for e in settings.enabled)
-    return dataclasses.replace(settings, enabled=enabled, hub=hub_settings, token_generated=False)
+    for e in settings.enabled:
+        var = e.service.public_var
+        if var and e.public:
+            raise UsageError(
+                var, "true", "JupyterHub starts this server: its services sit behind the Hub's login", "false or unset"
+            )
+
+    def behind_the_hub(e: Enabled) -> Enabled:
+        if e is jupyter:
+            return dataclasses.replace(e, exe=exe)
+        if e.service.name == "rstudio":
+            # Its own login off: on loopback, at PREFIX/rstudio/ behind the Hub's (jupyter-server-proxy).
+            return dataclasses.replace(e, bind="127.0.0.1", public=False)
+        return e
+
+    enabled = tuple(behind_the_hub(e) for e in settings.enabled)
+    return dataclasses.replace(
+        settings,
+        enabled=enabled,
+        hub=hub_settings,
+        token_generated=False,
+        disable_auth=settings.disable_auth or settings.get("rstudio") is not None,
+        rstudio_password=None,
+        rstudio_password_generated=False,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -87,9 +87,11 @@ def state(settings: Settings) -> str:
 
     'socket<TAB>path', then one 'name<TAB>probe<TAB>host<TAB>port<TAB>target<TAB>start' line per
     service (start: "now", or "on-demand" for one spawned at its first request), and a
-    'note<TAB>text' line for each thing at start a person should know.
+    'note<TAB>text' line for each thing at start a person should know, and a 'live<TAB>name'
+    line for each service the liveness view looks at (Service.essential; none: all of them).
     """
     lines = [f"socket\t{Paths(settings.run_dir).socket}"]
+    lines += [f"live\t{name}" for name in settings.essential]
     if settings.shared and settings.shared.action == "warn":
         lines.append(f"note\tSHARED_DIR: {settings.shared.note}")
     for e in settings.enabled:
@@ -170,8 +172,8 @@ def jupyter_config(settings: Settings, e: Enabled) -> dict:
     # Services with no login of their own, behind Jupyter's at /<name>/ (jupyter-server-proxy).
     servers = {}
     for other in settings.enabled:
-        if not other.service.public_var:
-            continue
+        if other.public and not other.service.public_var:
+            continue  # a login of its own (hub mode turns RStudio's off: then it is proxied too)
         server: dict = {"port": other.port, "absolute_url": False, "launcher_entry": {"title": other.service.summary}}
         if other.on_demand:
             # The proxy runs this before the first request and waits (up to `timeout`) until the

@@ -78,6 +78,10 @@ class Service:
     # None: no liveness restarts (a listening socket says nothing about a hung sshd: the
     # kernel accepts its connections).
     liveness: Liveness | None = Liveness()
+    # The container lives for it: `deepdocker-health --live` (the HEALTHCHECK) looks at the
+    # essential services alone where one is enabled (a restarting TensorBoard must not get a
+    # healthy lab killed), and in hub mode its end ends the container (entrypoint.supervisor_ext).
+    essential: bool = False
 
 
 REGISTRY: dict[str, Service] = {
@@ -96,6 +100,7 @@ REGISTRY: dict[str, Service] = {
                 "NOTEBOOK_DIR": "the notebook user's home",
             },
             summary="JupyterLab server (Notebook 7 UI at /tree)",
+            essential=True,
         ),
         Service(
             name="tensorboard",

@@ -137,6 +137,11 @@ class Settings:
     def names(self) -> tuple[str, ...]:
         return tuple(e.service.name for e in self.enabled)
 
+    @property
+    def essential(self) -> tuple[str, ...]:
+        """The enabled services the container lives for (Service.essential)."""
+        return tuple(e.service.name for e in self.enabled if e.service.essential)
+
     def get(self, name: str) -> Enabled | None:
         return next((e for e in self.enabled if e.service.name == name), None)
 

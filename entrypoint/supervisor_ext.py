@@ -15,6 +15,9 @@ the asyncore socket map, the poller) and without patching supervisor's code:
   restarts those at once, forever) and lets it go FATAL after `startretries` crashes;
 * applies DEEPDOCKER_ON_FATAL: "exit" shuts supervisord down with a non-zero status
   when a program goes FATAL;
+* ends everything when an `essential` program ends (hub mode: Jupyter, the Hub's single-user
+  server): an exit it meant (status 0: the Hub, the culler or its user shut it down) with status
+  0, FATAL (it kept crashing) with status 1, whatever DEEPDOCKER_ON_FATAL says;
 * starts an on-demand program (autostart=false) when its name arrives on the wake FIFO, which
   Jupyter's proxy writes to before the program's first request (entrypoint.wake);
 * restarts a program that answered its probe and then stopped answering (entrypoint.watchdog
@@ -250,11 +253,13 @@ class DeepdockerNamespace:
         wake_fifo: str = "",
         status_socket: str = "",
         status_owner: str = "",
+        essential: str = "",
     ) -> None:
         global _waker
         self.supervisord = supervisord
         self.options = supervisord.options
         self.on_fatal = on_fatal
+        self.essential = frozenset(n for n in essential.split(",") if n)
         self.spawns: collections.Counter[str] = collections.Counter()
         self.crashes: collections.Counter[str] = collections.Counter()
         # Liveness restarts of each daemon, and the pids being killed for one (pid -> when SIGKILL is due).
@@ -297,7 +302,7 @@ class DeepdockerNamespace:
             self.watchdog.start()
 
     def _checks(self, state_file: str) -> list[Check]:
-        _, enabled, _ = read_state(os.path.dirname(state_file)) if state_file else ("", {}, [])
+        enabled = read_state(os.path.dirname(state_file))[1] if state_file else {}
         checks = []
         for name, (kind, host, port, target, _start) in enabled.items():
             live = REGISTRY[name].liveness if name in REGISTRY else None
@@ -443,10 +448,14 @@ class DeepdockerNamespace:
 
     def _on_exit(self, p: Any) -> None:
         name = p.config.name
-        self.killing.pop(p.pid, None)
+        hung = self.killing.pop(p.pid, None) is not None
         if name in self.give_up:
             self.give_up.discard(name)
             p.change_state(ProcessStates.FATAL)
+            return
+        ended = p.exitstatus in p.config.exitcodes and not hung  # not a liveness restart's SIGTERM
+        if name in self.essential and ended and self.options.mood >= SupervisorStates.RUNNING:
+            self._end(0, f"{name} ended (exit status {p.exitstatus}): stopping everything, exit status 0")
             return
         crashed = p.exitstatus not in (None, -1, *p.config.exitcodes) and time.time() - p.laststart < CRASH_WINDOW
         if not crashed:
@@ -461,13 +470,17 @@ class DeepdockerNamespace:
         p.change_state(ProcessStates.BACKOFF)
 
     def _on_fatal(self, name: str) -> None:
+        if name in self.essential:
+            self._end(1, f"{name} is FATAL and the container lives for it: stopping everything, exit status 1")
+        elif self.on_fatal != "exit":
+            self.options.logger.warn(f"{name} is FATAL; DEEPDOCKER_ON_FATAL=stay: staying up, unhealthy")
+        else:
+            self._end(1, f"{name} is FATAL; DEEPDOCKER_ON_FATAL=exit: stopping everything, exit status 1")
+
+    def _end(self, status: int, why: str) -> None:
         global _exit_code
-        log = self.options.logger
-        if self.on_fatal != "exit":
-            log.warn(f"{name} is FATAL; DEEPDOCKER_ON_FATAL=stay: staying up, unhealthy")
-            return
-        log.critical(f"{name} is FATAL; DEEPDOCKER_ON_FATAL=exit: stopping everything, exit status 1")
-        _exit_code = 1
+        self.options.logger.critical(why)
+        _exit_code = status
         self.options.mood = SupervisorStates.SHUTDOWN
 
     def _on_stopping(self, event: Any) -> None:
@@ -532,4 +545,5 @@ def make_interface(supervisord: Any, **config: str) -> DeepdockerNamespace:
         wake_fifo=config.get("wake_fifo", ""),
         status_socket=config.get("status_socket", ""),
         status_owner=config.get("status_owner", ""),
+        essential=config.get("essential", ""),
     )

@@ -1,8 +1,12 @@
-"""deepdocker-health [--json] [--wait SECONDS] | deepdocker-health --gpu [--json]
+"""deepdocker-health [--live] [--json] [--wait SECONDS] | deepdocker-health --gpu [--json]
 
-Healthy = every enabled daemon is RUNNING in supervisord and answers its readiness probe, or is
-started on demand and either IDLE (not opened yet: nothing to probe) or in its first start.
-Exit status: 0 healthy, 1 not healthy (or not running), 2 usage error.
+Readiness (the default): every enabled daemon is RUNNING in supervisord and answers its probe, or
+is started on demand and either IDLE (not opened yet: nothing to probe) or in its first start.
+Liveness (--live; the image's HEALTHCHECK): supervisord answers and the services the container
+lives for (Jupyter, at its base URL; without Jupyter, every enabled daemon) are RUNNING and answer.
+A TensorBoard restarting or FATAL makes a container not ready, never not live: an orchestrator
+that replaces unhealthy containers (Docker Swarm, a Kubernetes liveness probe) keeps the lab.
+Exit status: 0 healthy (ready, or live with --live), 1 not, or not running, 2 usage error.
 Honours DEEPDOCKER_RUN_DIR, like deepdocker-entrypoint.
 
 Where a GPU is present (/dev/nvidiactl), a person's view (a terminal, or --json) adds each service's
@@ -22,7 +26,7 @@ import time
 from . import probes, rpc
 from .rundir import STATE_FILE, state_dir
 
-USAGE = "usage: deepdocker-health [--json] [--wait SECONDS] | deepdocker-health --gpu [--json]"
+USAGE = "usage: deepdocker-health [--live] [--json] [--wait SECONDS] | deepdocker-health --gpu [--json]"
 # The NVIDIA driver's control device: there only where a GPU was passed in (or the host has one).
 GPU_DEVICE = "/dev/nvidiactl"
 
@@ -31,9 +35,9 @@ class NotRunning(Exception):
     pass
 
 
-def read_state(directory: str) -> tuple[str, dict[str, list[str]], list[str]]:
-    """services.tsv: 'socket<TAB>path', 'name<TAB>probe<TAB>host<TAB>port<TAB>target<TAB>start'
-    and 'note<TAB>text' lines (entrypoint.prepare.state writes them)."""
+def read_state(directory: str) -> tuple[str, dict[str, list[str]], list[str], list[str]]:
+    """services.tsv: 'socket<TAB>path', 'name<TAB>probe<TAB>host<TAB>port<TAB>target<TAB>start',
+    'note<TAB>text' and 'live<TAB>name' lines (entrypoint.prepare.state writes them)."""
     try:
         with open(f"{directory}/{STATE_FILE}") as f:
             lines = f.read().splitlines()
@@ -41,16 +45,19 @@ def read_state(directory: str) -> tuple[str, dict[str, list[str]], list[str]]:
         raise NotRunning(f"deepdocker is not running here: {directory}/{STATE_FILE}: {e.strerror}") from None
     socket_path = ""
     services: dict[str, list[str]] = {}
-    notes = []
+    notes: list[str] = []
+    live: list[str] = []
     for line in lines:
         fields = line.split("\t")
         if fields[0] == "socket":
             socket_path = fields[1]
         elif fields[0] == "note":
             notes.append(fields[1])
+        elif fields[0] == "live":
+            live.append(fields[1])
         elif len(fields) == 6:
             services[fields[0]] = fields[1:]
-    return socket_path, services, notes
+    return socket_path, services, notes, live
 
 
 def probe(spec: list[str]) -> tuple[bool, str]:
@@ -73,9 +80,12 @@ def processes(socket_path: str) -> dict[str, dict]:
         raise NotRunning(f"supervisord does not answer on {socket_path}: {e}") from None
 
 
-def check(directory: str) -> dict:
-    """One look at every enabled daemon: {"healthy": bool, "services": {...}}."""
-    socket_path, enabled, notes = read_state(directory)
+def check(directory: str, live: bool = False) -> dict:
+    """One look at every enabled daemon, or (live) at those the container lives for:
+    {"healthy": bool, "view": "readiness" | "liveness", "services": {...}}."""
+    socket_path, enabled, notes, essential = read_state(directory)
+    if live and essential:
+        enabled = {name: spec for name, spec in enabled.items() if name in essential}
     programs = processes(socket_path)
     services = {}
     for name, spec in enabled.items():
@@ -110,7 +120,7 @@ def check(directory: str) -> dict:
         (s["state"] == "RUNNING" and s["ready"]) or s["state"] == "IDLE" or s.get("first_start")
         for s in services.values()
     )
-    report: dict = {"healthy": healthy, "services": services}
+    report: dict = {"healthy": healthy, "view": "liveness" if live else "readiness", "services": services}
     if notes:
         report["notes"] = notes
     return report
@@ -178,7 +188,7 @@ def login_line(directory: str, report: dict) -> str | None:
     try:
         with open(f"{directory}/jupyter/token") as f:
             token = f.read().strip()
-        _, enabled, _ = read_state(directory)
+        _, enabled, _, _ = read_state(directory)
     except OSError:
         return None
     if not jupyter or not token:
@@ -188,13 +198,15 @@ def login_line(directory: str, report: dict) -> str | None:
     return f"jupyter login: http://{host}:{port}{base}lab?token={token}"
 
 
-def parse_args(args: list[str]) -> tuple[bool, float | None, bool]:
-    as_json, wait, gpu = False, None, False
+def parse_args(args: list[str]) -> tuple[bool, float | None, bool, bool]:
+    as_json, wait, gpu, live = False, None, False, False
     i = 0
     while i < len(args):
         a = args[i]
         if a == "--json":
             as_json = True
+        elif a == "--live":
+            live = True
         elif a == "--gpu":
             gpu = True
         elif a == "--wait" or a.startswith("--wait="):
@@ -209,9 +221,9 @@ def parse_args(args: list[str]) -> tuple[bool, float | None, bool]:
         else:
             raise ValueError(f"unknown argument {a!r}")
         i += 1
-    if gpu and wait is not None:
-        raise ValueError("--gpu takes no --wait")
-    return as_json, wait, gpu
+    if gpu and (wait is not None or live):
+        raise ValueError("--gpu takes no --wait and no --live")
+    return as_json, wait, gpu, live
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -220,7 +232,7 @@ def main(argv: list[str] | None = None) -> int:
         print(__doc__.strip())
         return 0
     try:
-        as_json, wait, gpu = parse_args(args)
+        as_json, wait, gpu, live = parse_args(args)
     except ValueError as e:
         print(f"deepdocker-health: {e}\n{USAGE}", file=sys.stderr)
         return 2
@@ -230,7 +242,7 @@ def main(argv: list[str] | None = None) -> int:
     deadline = time.monotonic() + (wait or 0.0)
     while True:
         try:
-            report: dict | None = check(directory)
+            report: dict | None = check(directory, live)
             error = ""
         except NotRunning as e:
             report, error = None, str(e)
@@ -240,7 +252,7 @@ def main(argv: list[str] | None = None) -> int:
     if report is None:
         print(f"deepdocker-health: {error}", file=sys.stderr)
         if as_json:
-            print('{"healthy": false, "services": {}}')
+            print(f'{{"healthy": false, "view": "{"liveness" if live else "readiness"}", "services": {{}}}}')
         return 1
     if as_json or sys.stdout.isatty():  # a person's view, once, after any --wait
         add_gpu_memory(report)
@@ -263,7 +275,7 @@ def gpu_report(directory: str, as_json: bool) -> int:
     from . import gpu
 
     try:  # which service each GPU process belongs to, where deepdocker runs here (no probing needed)
-        socket_path, enabled, _ = read_state(directory)
+        socket_path, enabled, _, _ = read_state(directory)
         services = {n: int(p.get("pid", 0)) for n, p in processes(socket_path).items() if n in enabled}
     except NotRunning:
         services = {}

@@ -135,7 +135,7 @@ def test_original_interactive_usage_gives_a_shell_with_services(image):
 def test_healthcheck_is_exec_form_with_explicit_timings(image):
     config = json.loads(docker("image", "inspect", image).stdout)[0]["Config"]
     check = config["Healthcheck"]
-    assert check["Test"] == ["CMD", "/opt/deepdocker/venv/bin/deepdocker-health"]
+    assert check["Test"] == ["CMD", "/opt/deepdocker/venv/bin/deepdocker-health", "--live"]
     assert check["Interval"] and check["Timeout"] and check["StartPeriod"] and check["Retries"]
     assert set(config["ExposedPorts"]) == {"8888/tcp", "6006/tcp", "8787/tcp", "22/tcp"}
     assert config["Labels"]["org.opencontainers.image.title"] == "deepdocker"

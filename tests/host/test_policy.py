@@ -75,3 +75,59 @@ def test_a_supervisord_killed_again_and_again_is_given_up(tmp_path):
     finally:
         s.stop()
     assert "times within seconds: giving up" in s.logs()
+
+
+def test_in_hub_mode_the_container_lives_for_jupyter_whatever_on_fatal_says(tmp_path):
+    # The Hub only polls whether the container runs: a FATAL Jupyter under a live supervisord would
+    # look alive to it forever. A notebook folder that is not there: it exits 1 at once, each start.
+    hub = {
+        "JUPYTERHUB_API_TOKEN": "hub-token-0123456789abcdef",
+        "JUPYTERHUB_SERVICE_PREFIX": "/user/alice/",
+        "JUPYTERHUB_USER": "alice",
+        "DEEPDOCKER_ON_FATAL": "stay",
+    }
+    args = ("jupyterhub-singleuser", f"--ServerApp.root_dir={tmp_path}/not-there")
+    s = Stack(tmp_path, "jupyter,sshd", hub, args=args)
+    try:
+        assert s.proc.wait(90) == 1
+    finally:
+        s.stop()
+    logs = s.logs()
+    assert "jupyter is FATAL and the container lives for it: stopping everything, exit status 1" in logs
+    assert "stopped: sshd" in logs
+
+
+def test_liveness_looks_at_jupyter_alone_and_readiness_at_everything(tmp_path):
+    # A TensorBoard that hangs or restarts makes the container not ready, never not live: Swarm
+    # (HEALTHCHECK) and a Kubernetes liveness probe must not kill a healthy lab for it.
+    s = Stack(tmp_path, "jupyter,tensorboard", {"DEEPDOCKER_LIVENESS": "false"})
+    try:
+        report = s.wait_healthy()
+        live = s.health("--live", "--json")
+        assert live.returncode == 0 and json.loads(live.stdout)["view"] == "liveness"
+        assert set(json.loads(live.stdout)["services"]) == {"jupyter"}
+        tensorboard, jupyter = report["services"]["tensorboard"]["pid"], report["services"]["jupyter"]["pid"]
+        os.kill(tensorboard, signal.SIGSTOP)
+        try:
+            ready = s.health("--json")
+            assert ready.returncode == 1 and json.loads(ready.stdout)["view"] == "readiness"
+            assert s.health("--live").returncode == 0
+            os.kill(jupyter, signal.SIGSTOP)
+            try:
+                assert s.health("--live").returncode == 1
+            finally:
+                os.kill(jupyter, signal.SIGCONT)
+        finally:
+            os.kill(tensorboard, signal.SIGCONT)
+        assert s.health("--live", "--wait", "30").returncode == 0
+    finally:
+        assert s.stop() == 0
+
+
+def test_without_jupyter_liveness_looks_at_every_daemon(tmp_path):
+    s = Stack(tmp_path, "tensorboard,sshd")
+    try:
+        s.wait_healthy()
+        assert set(json.loads(s.health("--live", "--json").stdout)["services"]) == {"tensorboard", "sshd"}
+    finally:
+        assert s.stop() == 0

@@ -1,5 +1,6 @@
 """The CLIs as a user runs them: exit statuses, one-line errors, nothing written."""
 
+import json
 import subprocess
 import time
 
@@ -99,9 +100,12 @@ def test_health_without_a_stack_is_unhealthy(tmp_path, env):
     assert "not running" in result.stderr
     result = run([HEALTH, "--json"], env)
     assert result.returncode == 1 and '"healthy": false' in result.stdout
+    result = run([HEALTH, "--live", "--json"], env)
+    assert result.returncode == 1
+    assert json.loads(result.stdout) == {"healthy": False, "view": "liveness", "services": {}}
 
 
-@pytest.mark.parametrize("args", [["--bogus"], ["--wait"], ["--wait", "soon"], ["--wait=-1"]])
+@pytest.mark.parametrize("args", [["--bogus"], ["--wait"], ["--wait", "soon"], ["--wait=-1"], ["--gpu", "--live"]])
 def test_health_usage_errors_exit_2(env, args):
     result = run([HEALTH, *args], env)
     assert result.returncode == 2

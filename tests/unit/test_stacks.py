@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from supervisor.options import ServerOptions
 
-from entrypoint import cli, hooks, stacks, users
+from entrypoint import cli, hooks, prepare, stacks, users
 from entrypoint.command import command_words, jupyter_request
 from entrypoint.errors import UsageError
 from entrypoint.render import render
@@ -249,6 +249,45 @@ def test_a_hub_start_is_the_single_user_server_behind_the_hubs_login(tmp_path, b
     assert HUB_ENV["JUPYTERHUB_API_TOKEN"] not in progs["jupyter"].command
     # TensorBoard under the Hub's prefix, behind its login, on loopback.
     assert "--host=127.0.0.1" in shlex.split(progs["tensorboard"].command)
+
+
+@pytest.fixture
+def singleuser(stand_ins):
+    exe = stand_ins / "jupyterhub-singleuser"
+    exe.write_text((stand_ins / "jupyter-lab").read_text())
+    exe.chmod(0o755)
+    return exe
+
+
+def test_in_hub_mode_every_service_sits_behind_the_hub_and_only_jupyter_holds_its_token(tmp_path, base_env, singleuser):
+    env = {**base_env, **HUB_ENV, "SERVICES": "jupyter,tensorboard,rstudio,sshd", "DEEPDOCKER_ON_DEMAND": "false"}
+    settings, _ = cli.configure(env, ["start-singleuser.py"])
+    text = render(settings)
+    assert "\nessential=jupyter\n" in text  # the container lives as long as Jupyter does
+    progs = programs(settings, tmp_path)
+    for name in ("tensorboard", "rstudio", "sshd"):
+        assert progs[name].environment["JUPYTERHUB_API_TOKEN"] == "", name
+    assert "JUPYTERHUB_API_TOKEN" not in progs["jupyter"].environment  # its own, from supervisord's
+    # RStudio: its own login off, on loopback, at the Hub's prefix, proxied like TensorBoard.
+    rstudio = shlex.split(progs["rstudio"].command)
+    assert "--auth-none=1" in rstudio and "--www-address=127.0.0.1" in rstudio
+    assert "--www-root-path=/user/alice/rstudio/" in rstudio
+    assert settings.rstudio_password is None
+    servers = prepare.jupyter_config(settings, settings.get("jupyter"))["ServerProxy"]["servers"]
+    assert set(servers) == {"tensorboard", "rstudio"}
+    assert servers["rstudio"]["port"] == settings.get("rstudio").port
+
+
+def test_without_a_hub_nothing_lives_for_jupyter_alone(base_env):
+    settings, _ = cli.configure({**base_env, "SERVICES": "jupyter,rstudio"}, [])
+    text = render(settings)
+    assert "essential=" not in text and "JUPYTERHUB_API_TOKEN" not in text and "--auth-none" not in text
+
+
+def test_in_hub_mode_a_public_switch_is_refused(base_env, singleuser):
+    env = {**base_env, **HUB_ENV, "SERVICES": "jupyter,tensorboard", "TENSORBOARD_PUBLIC": "true"}
+    with pytest.raises(UsageError, match=r"^TENSORBOARD_PUBLIC='true': .*behind the Hub's login"):
+        cli.configure(env, ["start-singleuser.py"])
 
 
 def test_a_hub_start_without_the_single_user_server_says_so(base_env):

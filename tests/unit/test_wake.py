@@ -104,7 +104,7 @@ def test_the_state_file_says_what_starts_on_demand(tmp_path, base_env, env, star
 
     s = from_env({**base_env, "SERVICES": "jupyter,tensorboard", **env})
     (tmp_path / "services.tsv").write_text(state(s))
-    _, services, _ = cli.read_state(str(tmp_path))
+    _, services, _, _ = cli.read_state(str(tmp_path))
     assert services["tensorboard"][4] == start and services["jupyter"][4] == "now"
 
 
