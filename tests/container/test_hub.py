@@ -1,68 +1,34 @@
-"""A real JupyterHub (with configurable-http-proxy) spawning the image with DockerSpawner, the way
-docker-stacks' JupyterHub recipes configure it (`cmd = start-singleuser.py`, or none at all)."""
+"""A real JupyterHub (configurable-http-proxy, DockerSpawner or SwarmSpawner) spawning the image from
+the examples people copy (examples/jupyterhub/), driven through the Hub's REST API and its proxy as a
+browser and an admin would."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import os
-import subprocess
-import sys
 import time
-import urllib.error
-import urllib.request
 import uuid
-from pathlib import Path
 
 import pytest
 
+from tests.container import hubs
+from tests.container.hubs import call
 from tests.container.tracked import docker, problems
-from tests.helpers import free_ports, wait_until
+from tests.helpers import wait_until
 
-ROOT = Path(__file__).resolve().parents[2]
-PROXY = ROOT / ".venv" / "node" / "node_modules" / ".bin" / "configurable-http-proxy"
-ADMIN_TOKEN = "hub-test-admin-token-0123456789abcdef"
-CONFIG = """
-c.JupyterHub.bind_url = "http://127.0.0.1:{port}"
-c.JupyterHub.hub_ip = "0.0.0.0"
-c.JupyterHub.hub_port = {hub_port}
-c.JupyterHub.hub_connect_ip = "{gateway}"
-c.JupyterHub.db_url = "sqlite:///{folder}/hub.sqlite"
-c.JupyterHub.cookie_secret_file = "{folder}/cookie_secret"
-c.JupyterHub.pid_file = "{folder}/hub.pid"
-c.ConfigurableHTTPProxy.command = ["{proxy}"]
-c.ConfigurableHTTPProxy.pid_file = "{folder}/proxy.pid"
-c.JupyterHub.authenticator_class = "dummy"
-c.Authenticator.allowed_users = {{"alice"}}
-c.JupyterHub.services = [{{"name": "tester", "api_token": "{admin}"}}]
-c.JupyterHub.load_roles = [{{"name": "tester", "services": ["tester"],
-    "scopes": ["admin:users", "admin:servers", "tokens", "access:servers", "read:users"]}}]
-c.JupyterHub.spawner_class = "dockerspawner.DockerSpawner"
-c.DockerSpawner.image = "{image}"
-c.DockerSpawner.name_template = "deepdocker-hub-test-{{username}}-{pid}"
-c.DockerSpawner.remove = True
-{cmd}
-c.Spawner.start_timeout = 180
-c.Spawner.http_timeout = 180
-"""
+# The Hub's own pages and refusals: not problems of the image.
+EXPECTED = (r"\| \[[EC] .*(401|403)",)
 
 
-def call(url: str, token: str | None = None, method: str = "GET", body: dict | None = None):
-    """(status, parsed JSON or text, the URL it ended at); redirects are followed."""
-    headers = {"Authorization": f"token {token}"} if token else {}
-    data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(url, data=data, method=method, headers=headers)
-    try:
-        with urllib.request.urlopen(request, timeout=60) as r:
-            raw = r.read().decode(errors="replace")
-            try:
-                return r.status, json.loads(raw) if raw else None, r.url
-            except ValueError:
-                return r.status, raw, r.url
-    except urllib.error.HTTPError as e:
-        return e.code, None, e.url
-    except urllib.error.URLError:  # nothing listening yet
-        return 0, None, url
+@pytest.fixture
+def hub_folder(image, tmp_path):
+    problem = hubs.proxy_problem()
+    if problem:
+        if os.environ.get("CI"):
+            pytest.fail(problem)
+        pytest.skip(problem)
+    return tmp_path
 
 
 async def execute(url: str, token: str, code: str) -> str:
@@ -79,9 +45,9 @@ async def execute(url: str, token: str, code: str) -> str:
     message = {"header": header, "parent_header": {}, "metadata": {}, "content": content, "channel": "shell"}
     await ws.write_message(json.dumps(message))
     out = ""
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
-        raw = await asyncio.wait_for(ws.read_message(), 60)
+        raw = await asyncio.wait_for(ws.read_message(), 90)
         if raw is None:
             break
         reply = json.loads(raw)
@@ -90,87 +56,153 @@ async def execute(url: str, token: str, code: str) -> str:
         kind = reply["header"]["msg_type"]
         if kind == "stream":
             out += reply["content"]["text"]
+        elif kind == "error":
+            out += "\n".join(reply["content"]["traceback"])
         elif kind == "status" and reply["content"]["execution_state"] == "idle":
             break
     ws.close()
     return out
 
 
-@pytest.fixture(params=['c.DockerSpawner.cmd = ["start-singleuser.py"]', "# no cmd: the image's own start"])
-def hub(request, image, tmp_path):
-    if not PROXY.exists():
-        reason = f"JupyterHub's proxy is not installed ({PROXY}: make venv installs it where npm is)"
-        if os.environ.get("CI"):
-            pytest.fail(reason)
-        pytest.skip(reason)
-    port, hub_port = free_ports(2)
-    gateway = docker("network", "inspect", "bridge", "-f", "{{(index .IPAM.Config 0).Gateway}}").stdout.strip()
-    config = tmp_path / "jupyterhub_config.py"
-    config.write_text(
-        CONFIG.format(port=port, hub_port=hub_port, gateway=gateway, folder=tmp_path, proxy=PROXY,
-                      admin=ADMIN_TOKEN, image=image, pid=os.getpid(), cmd=request.param)
-    )  # fmt: skip
-    env = {"PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin", "HOME": str(tmp_path)}
-    log = open(tmp_path / "hub.log", "w")  # noqa: SIM115 (open for the Hub's whole life, closed below)
-    proc = subprocess.Popen(
-        [str(Path(sys.executable).parent / "jupyterhub"), "-f", str(config)],
-        cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
+def run_code(hub: hubs.Hub, token: str, kernel_name: str, code: str) -> str:
+    base = f"{hub.url}/user/alice/api/kernels"
+    status, kernel, _ = call(base, token, "POST", {"name": kernel_name})
+    assert status == 201, status
     try:
-        wait_until(lambda: call(f"{url}/hub/api/")[0] == 200, 60, what="the Hub's API")
-        yield url
+        return asyncio.run(execute(f"{base.replace('http', 'ws', 1)}/{kernel['id']}/channels", token, code))
     finally:
-        proc.terminate()
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
-        left = docker("ps", "-aq", "-f", f"name=deepdocker-hub-test-alice-{os.getpid()}").stdout.split()
-        for cid in left:
-            docker("rm", "-f", "-v", cid, check=False)
-        sys.stderr.write((tmp_path / "hub.log").read_text()[-3000:])
+        call(f"{base}/{kernel['id']}", token, "DELETE")
 
 
-def test_the_hub_spawns_the_image_and_only_its_login_reaches_it(hub):
-    api = f"{hub}/hub/api"
-    assert call(f"{api}/users/alice", ADMIN_TOKEN, "POST")[0] in (201, 409)  # 409: allowed_users made it
-    assert call(f"{api}/users/alice/server", ADMIN_TOKEN, "POST")[0] in (201, 202)
+def container_of(hub: hubs.Hub) -> str:
+    cid = docker("ps", "-q", "-f", f"name={hub.prefix}-alice").stdout.strip()
+    assert cid, docker("ps", "-a").stdout
+    return cid
 
-    def ready():
-        status, user, _ = call(f"{api}/users/alice", ADMIN_TOKEN)
-        return status == 200 and user["servers"].get("", {}).get("ready")
 
-    wait_until(ready, 180, interval=0.5, what="alice's server")
-    name = f"deepdocker-hub-test-alice-{os.getpid()}"
-    cid = docker("ps", "-q", "-f", f"name={name}").stdout.strip()
-    assert cid
-    status, made, _ = call(f"{api}/users/alice/tokens", ADMIN_TOKEN, "POST", {"scopes": ["access:servers!user=alice"]})
-    assert status in (200, 201)
-    token = made["token"]
+def listening(cid: str) -> set[tuple[str, int]]:
+    """(address, port) of every listening TCP socket in the container, from /proc/net/tcp{,6}."""
+    out = docker("exec", cid, "cat", "/proc/net/tcp", "/proc/net/tcp6").stdout
+    found = set()
+    for line in out.splitlines():
+        fields = line.split()
+        if len(fields) > 3 and fields[3] == "0A":  # LISTEN
+            address, port = fields[1].rsplit(":", 1)
+            found.add((address, int(port, 16)))
+    return found
 
-    # Through the Hub's proxy with the user's token: Jupyter's API, a kernel, TensorBoard (on demand).
-    assert call(f"{hub}/user/alice/api/status", token)[0] == 200
-    status, kernel, _ = call(f"{hub}/user/alice/api/kernels", token, "POST", {"name": "python3"})
-    assert status == 201
-    channels = f"{hub.replace('http', 'ws')}/user/alice/api/kernels/{kernel['id']}/channels"
-    assert asyncio.run(execute(channels, token, "print(6 * 7)")) == "42\n"
-    assert call(f"{hub}/user/alice/api/kernels/{kernel['id']}", token, "DELETE")[0] == 204
-    status, page, _ = call(f"{hub}/user/alice/tensorboard/", token)
-    assert status == 200 and "TensorBoard" in page
-    # Without a login: the Hub's login page, not the lab or TensorBoard.
-    for path in ("/user/alice/api/contents", "/user/alice/tensorboard/", "/user/alice/lab"):
-        status, _, ended = call(f"{hub}{path}")
-        assert status in (403, 200) and (status == 403 or "/hub/login" in ended), (path, status, ended)
-    # Inside: Jupyter is the Hub's single-user server, as the notebook user, healthy.
-    health = json.loads(docker("exec", cid, "deepdocker-health", "--json").stdout)
-    assert health["healthy"] and health["services"]["jupyter"]["probe"] == "GET /user/alice/api: 200"
-    pid = docker("exec", cid, "pgrep", "-o", "-f", "bin/jupyterhub-singleuser").stdout.strip()
-    assert pid and docker("exec", cid, "ps", "-o", "user=", "-p", pid).stdout.strip() == "jovyan"
-    logs = docker("logs", cid).stdout + docker("logs", cid).stderr
 
-    # Stopped through the Hub's API: the container goes (DockerSpawner's remove=True).
-    assert call(f"{api}/users/alice/server", ADMIN_TOKEN, "DELETE")[0] in (202, 204)
-    wait_until(lambda: not docker("ps", "-aq", "-f", f"name={name}").stdout.strip(), 60, what="the container to go")
-    assert not problems(logs, expected=(r"\| \[[EC] .*(401|403)",)), logs[-3000:]
+LOOPBACK = {"0100007F", "00000000000000000000000001000000"}
+
+
+def volume_owner(volume: str, image: str, path: str) -> str:
+    """uid:gid of `path` in a Docker volume, seen from a throwaway container."""
+    args = ("run", "--rm", "-v", f"{volume}:/v", "--entrypoint", "stat", image, "-c", "%u:%g", f"/v/{path}")
+    return docker(*args).stdout.strip()
+
+
+@pytest.mark.parametrize("cmd", ["", "c.DockerSpawner.cmd = None  # the image's own CMD, not the example's"])
+def test_a_user_reaches_jupyter_kernels_and_tensorboard_through_the_hub_and_nowhere_else(hub_folder, image, cmd):
+    with hubs.running(hub_folder, "docker", cmd, {"DEEPDOCKER_IMAGE": image}) as hub:
+        hub.spawn("alice")
+        hub.wait_ready("alice")
+        cid = container_of(hub)
+        token = hub.token("alice")
+
+        # Through the Hub's proxy with the user's token: Jupyter's API, a Python and an R kernel.
+        assert call(f"{hub.url}/user/alice/api/status", token)[0] == 200
+        made = "open('made-by-python.txt', 'w').write('x'); print(6 * 7)"
+        assert run_code(hub, token, "python3", made) == "42\n"
+        assert run_code(hub, token, "ir", "cat(6 * 7)") == "42"
+        body = {"type": "file", "format": "text", "content": "saved"}
+        assert call(f"{hub.url}/user/alice/api/contents/saved.txt", token, "PUT", body)[0] in (200, 201)
+        # TensorBoard under the user's prefix (started by this first request), behind the same login.
+        status, page, _ = call(f"{hub.url}/user/alice/tensorboard/", token)
+        assert status == 200 and "TensorBoard" in page
+
+        # Without a login: the Hub's login page or a refusal, never the lab, its API or TensorBoard.
+        for path in ("/user/alice/api/contents", "/user/alice/tensorboard/", "/user/alice/lab"):
+            status, _, ended = call(f"{hub.url}{path}")
+            assert status == 403 or (status == 200 and "/hub/login" in ended), (path, status, ended)
+        # From the container network: Jupyter's port is the only one, and it wants the Hub's login.
+        outside = {port for address, port in listening(cid) if address not in LOOPBACK}
+        assert outside == {8888}, listening(cid)
+        address = docker("inspect", "-f", "{{.NetworkSettings.IPAddress}}", cid).stdout.strip()
+        probe = (
+            "import urllib.request as u, urllib.error as e, sys\n"
+            "for path in sys.argv[1:]:\n"
+            "    try: r = u.urlopen(path, timeout=10); print(r.status, r.url)\n"
+            "    except e.HTTPError as x: print(x.code, x.url)\n"
+            "    except OSError as x: print('refused', path)\n"
+        )
+        urls = [f"http://{address}:8888/user/alice/api/contents", f"http://{address}:8888/user/alice/tensorboard/",
+                f"http://{address}:6006/"]  # fmt: skip
+        seen = docker("run", "--rm", "--entrypoint", "/opt/deepdocker/venv/bin/python", image, "-c", probe, *urls)
+        lines = seen.stdout.splitlines()
+        assert lines[0].startswith("403 ") and lines[2] == f"refused {urls[2]}", lines
+        assert lines[1].startswith("403 ") or "/hub/" in lines[1], lines  # sent to the Hub's login
+
+        # Inside: the Hub's single-user server, as jovyan, healthy, the only holder of the Hub's token.
+        health = json.loads(docker("exec", cid, "deepdocker-health", "--json").stdout)
+        assert health["healthy"] and health["services"]["jupyter"]["probe"] == "GET /user/alice/api: 200"
+        pid = docker("exec", cid, "pgrep", "-o", "-f", "bin/jupyterhub-singleuser").stdout.strip()
+        assert docker("exec", cid, "ps", "-o", "user=", "-p", pid).stdout.strip() == "jovyan"
+        board = health["services"]["tensorboard"]["pid"]
+        environ = docker("exec", "-u", "jovyan", cid, "cat", f"/proc/{board}/environ").stdout.split("\0")
+        assert "JUPYTERHUB_API_TOKEN=" in environ, "TensorBoard has the Hub's token"
+        # A TensorBoard that dies does not end the user's server.
+        docker("exec", cid, "kill", "-9", str(board))
+        assert docker("exec", cid, "deepdocker-health", "--live", check=False).returncode == 0
+        wait_until(lambda: docker("exec", cid, "deepdocker-health", check=False).returncode == 0, 60, what="ready")
+        assert call(f"{hub.url}/user/alice/tensorboard/", token)[0] == 200
+        logs = docker("logs", cid).stdout + docker("logs", cid).stderr
+
+        # Stopped through the Hub's API: the container goes, the files stay in the user's volume, theirs.
+        hub.stop("alice")
+        wait_until(lambda: not docker("ps", "-aq", "-f", f"name={hub.prefix}-alice").stdout.strip(), 30,
+                   what="the container to go")  # fmt: skip
+        volume = f"{hub.prefix}-deepdocker-home-alice"
+        assert volume_owner(volume, image, "saved.txt") == "1000:100"
+        assert volume_owner(volume, image, "made-by-python.txt") == "1000:100"
+    assert not problems(logs, expected=EXPECTED), logs[-3000:]
+
+
+def test_a_reused_container_starts_clean_and_the_container_ends_with_jupyter(hub_folder, image):
+    # DockerSpawner with remove=False starts the user's stopped container again (docker start):
+    # its run folder still holds the last start's sockets, pid file and state.
+    with hubs.running(hub_folder, "docker", "c.DockerSpawner.remove = False", {"DEEPDOCKER_IMAGE": image}) as hub:
+        hub.spawn("alice")
+        hub.wait_ready("alice")
+        cid = container_of(hub)
+        hub.stop("alice")
+        wait_until(lambda: not docker("ps", "-q", "-f", f"id={cid}").stdout.strip(), 30, what="a stop")
+        assert docker("exec", cid, "true", check=False).returncode != 0  # stopped, not removed
+        hub.spawn("alice")
+        hub.wait_ready("alice")
+        assert container_of(hub) == cid
+        token = hub.token("alice")
+        assert call(f"{hub.url}/user/alice/api/status", token)[0] == 200
+        report = json.loads(docker("exec", cid, "deepdocker-health", "--json").stdout)
+        assert report["healthy"] and report["services"]["jupyter"]["restarts"] == 0
+
+        # Jupyter ends (its user shut it down): every daemon stops, the container exits 0, the Hub sees it.
+        assert call(f"{hub.url}/user/alice/api/shutdown", token, "POST")[0] == 200
+        wait_until(lambda: docker("inspect", "-f", "{{.State.Running}}", cid).stdout.strip() == "false", 30,
+                   what="the container to exit")  # fmt: skip
+        assert docker("inspect", "-f", "{{.State.ExitCode}}", cid).stdout.strip() == "0"
+        wait_until(lambda: hub.server("alice") is None, 30, interval=0.5, what="the Hub to see the server gone")
+        logs = docker("logs", cid).stdout + docker("logs", cid).stderr
+        assert "jupyter ended (exit status 0): stopping everything, exit status 0" in logs
+
+
+def test_the_idle_culler_stops_an_idle_server(hub_folder, image):
+    # The example's culler, with 10 s for its hour.
+    culler = 'c.JupyterHub.services[0]["command"][-1] = "--timeout=10"\nc.JupyterHub.services[0]["command"] += ["--cull-every=5"]'
+    with hubs.running(hub_folder, "docker", culler, {"DEEPDOCKER_IMAGE": image}) as hub:
+        hub.spawn("alice")
+        hub.wait_ready("alice")
+        container_of(hub)
+        wait_until(lambda: hub.server("alice") is None, 90, interval=1, what="the culler to stop alice's server")
+        wait_until(lambda: not docker("ps", "-aq", "-f", f"name={hub.prefix}-alice").stdout.strip(), 30,
+                   what="the container to go")  # fmt: skip
+        assert "Culling server alice" in hub.log.read_text()
