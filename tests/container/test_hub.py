@@ -197,7 +197,7 @@ def test_a_reused_container_starts_clean_and_the_container_ends_with_jupyter(hub
 
 def test_the_idle_culler_stops_an_idle_server(hub_folder, image):
     # The example's culler, with 10 s for its hour.
-    culler = 'c.JupyterHub.services[0]["command"][-1] = "--timeout=10"\nc.JupyterHub.services[0]["command"] += ["--cull-every=5"]'
+    culler = 'c.JupyterHub.services[0]["command"][-1:] = ["--timeout=10", "--cull-every=5"]'
     with hubs.running(hub_folder, "docker", culler, {"DEEPDOCKER_IMAGE": image}) as hub:
         hub.spawn("alice")
         hub.wait_ready("alice")

@@ -25,8 +25,9 @@ c.DockerSpawner.name_template = "deepdocker-{username}"
 
 # The containers reach the Hub on the Docker bridge's gateway; the Hub listens there too.
 c.JupyterHub.hub_ip = "0.0.0.0"
-c.JupyterHub.hub_connect_ip = os.environ.get("DEEPDOCKER_HUB_CONNECT_IP") or (
-    docker.from_env().networks.get("bridge").attrs["IPAM"]["Config"][0]["Gateway"]
+c.JupyterHub.hub_connect_ip = (
+    os.environ.get("DEEPDOCKER_HUB_CONNECT_IP")
+    or (docker.from_env().networks.get("bridge").attrs["IPAM"]["Config"][0]["Gateway"])
 )
 # A first start builds nothing but may wait on a cold disk: be patient.
 c.Spawner.start_timeout = 180
