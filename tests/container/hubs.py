@@ -36,6 +36,7 @@ c.JupyterHub.cookie_secret_file = "{folder}/cookie_secret"
 c.JupyterHub.pid_file = "{folder}/hub.pid"
 c.ConfigurableHTTPProxy.command = [{proxy!r}]
 c.ConfigurableHTTPProxy.pid_file = "{folder}/proxy.pid"
+c.ConfigurableHTTPProxy.api_url = "http://127.0.0.1:{proxy_api_port}"
 c.JupyterHub.authenticator_class = "dummy"
 c.Authenticator.allowed_users = {users!r}
 c.DockerSpawner.name_template = c.SwarmSpawner.name_template = PREFIX + "-{{username}}"
@@ -115,13 +116,13 @@ def running(
     folder: Path, example: str, extra: str = "", env: dict[str, str] | None = None, users=("alice",)
 ) -> Iterator[Hub]:
     """A Hub from examples/jupyterhub/<example>/jupyterhub_config.py; everything it made is removed after."""
-    port, hub_port = free_ports(2)
+    port, hub_port, proxy_api_port = free_ports(3)
     prefix = f"deepdocker-hub-test-{os.getpid()}-{port}"
     config = folder / "jupyterhub_config.py"
     config.write_text(
         TEST_CONFIG.format(example=str(EXAMPLES / example / "jupyterhub_config.py"), port=port, hub_port=hub_port,
-                           folder=folder, proxy=str(PROXY), users=set(users), prefix=prefix, admin=ADMIN_TOKEN,
-                           extra=extra)
+                           proxy_api_port=proxy_api_port, folder=folder, proxy=str(PROXY), users=set(users),
+                           prefix=prefix, admin=ADMIN_TOKEN, extra=extra)
     )  # fmt: skip
     bin_dir = Path(sys.executable).parent
     hub_env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "HOME": str(folder), **(env or {})}

@@ -206,3 +206,51 @@ def test_the_idle_culler_stops_an_idle_server(hub_folder, image):
         wait_until(lambda: not docker("ps", "-aq", "-f", f"name={hub.prefix}-alice").stdout.strip(), 30,
                    what="the container to go")  # fmt: skip
         assert "Culling server alice" in hub.log.read_text()
+
+
+@pytest.fixture
+def swarm(image):
+    """A single-node Docker Swarm: this engine's, or one made for the test and left after it."""
+    state = docker("info", "-f", "{{.Swarm.LocalNodeState}}").stdout.strip()
+    made = state != "active"
+    if made:
+        docker("swarm", "init", "--advertise-addr", "127.0.0.1")
+    try:
+        # An address of this node's that a task's container reaches the Hub on (the node's swarm
+        # address here is 127.0.0.1, the container's own loopback): the default bridge's gateway.
+        yield docker("network", "inspect", "bridge", "-f", "{{(index .IPAM.Config 0).Gateway}}").stdout.strip()
+    finally:
+        if made:
+            docker("swarm", "leave", "--force", check=False)
+
+
+def test_swarmspawner_runs_a_users_server_as_a_swarm_service(hub_folder, image, swarm):
+    homes = hub_folder / "homes"
+    homes.mkdir()
+    env = {"DEEPDOCKER_IMAGE": image, "DEEPDOCKER_HOMES": str(homes), "DEEPDOCKER_HUB_CONNECT_IP": swarm}
+    with hubs.running(hub_folder, "swarm", "", env) as hub:
+        hub.spawn("alice")
+        hub.wait_ready("alice")
+        service = docker("service", "ls", "-q", "-f", f"name={hub.prefix}-alice").stdout.strip()
+        assert service, docker("service", "ls").stdout
+        token = hub.token("alice")
+        assert run_code(hub, token, "python3", "open('from-swarm.txt', 'w').write('x'); print(6 * 7)") == "42\n"
+        status, page, _ = call(f"{hub.url}/user/alice/tensorboard/", token)
+        assert status == 200 and "TensorBoard" in page
+        for path in ("/user/alice/api/contents", "/user/alice/tensorboard/"):
+            status, _, ended = call(f"{hub.url}{path}")
+            assert status == 403 or (status == 200 and "/hub/login" in ended), (path, status, ended)
+        # The user's folder on the node (made by the example's pre_spawn_hook), and their files in it, are jovyan's.
+        made = homes / "alice" / "from-swarm.txt"
+        assert (made.stat().st_uid, made.stat().st_gid) == (1000, 100)
+        # The task's container is healthy by the image's HEALTHCHECK (liveness): what Swarm acts on.
+        task = docker("ps", "-q", "-f", f"label=com.docker.swarm.service.name={hub.prefix}-alice").stdout.strip()
+        wait_until(lambda: docker("inspect", "-f", "{{.State.Health.Status}}", task).stdout.strip() == "healthy", 60,
+                   interval=1, what="the task's HEALTHCHECK")  # fmt: skip
+
+        hub.stop("alice")
+        wait_until(lambda: not docker("service", "ls", "-q", "-f", f"name={hub.prefix}-alice").stdout.strip(), 30,
+                   what="the service to go")  # fmt: skip
+        logs = docker("service", "logs", "--raw", service, check=False)
+    assert made.exists()
+    assert not problems(logs.stdout + logs.stderr, expected=EXPECTED), logs.stdout[-3000:]

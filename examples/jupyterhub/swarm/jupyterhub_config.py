@@ -8,23 +8,39 @@
 import os
 
 import docker
+from dockerspawner import SwarmSpawner
 
 c = get_config()  # noqa: F821 (JupyterHub's config loader defines it)
+
+
+class NodePortSwarmSpawner(SwarmSpawner):
+    """Publishes each user's Jupyter on a port of the node that runs it (publish mode "host") and
+    reaches it there: the Hub runs on a manager, outside the swarm's overlay networks, and needs no
+    routing mesh (which needs IPVS in every node's kernel). SwarmSpawner alone expects the Hub in a
+    container on the users' overlay network."""
+
+    async def get_ip_and_port(self):
+        task = await self.get_task()
+        ports = [p for p in task["Status"].get("PortStatus", {}).get("Ports", ()) if p["TargetPort"] == self.port]
+        if not ports:
+            raise RuntimeError(f"the swarm published no port for {self.service_name}")
+        node = await self.docker("inspect_node", task["NodeID"])
+        return node["Status"]["Addr"], ports[0]["PublishedPort"]
+
 
 HOMES = os.environ.get("DEEPDOCKER_HOMES", "/srv/deepdocker/homes")
 # jovyan in the image: each user's folder is theirs inside the container.
 NB_UID, NB_GID = 1000, 100
 
-c.JupyterHub.spawner_class = "dockerspawner.SwarmSpawner"
+c.JupyterHub.spawner_class = NodePortSwarmSpawner
 c.SwarmSpawner.image = os.environ.get("DEEPDOCKER_IMAGE", "deepdocker:cpu")
 c.SwarmSpawner.cmd = ["start-singleuser.py"]
 c.SwarmSpawner.environment = {"SERVICES": "jupyter,tensorboard"}
 c.SwarmSpawner.name_template = "deepdocker-{username}"
 c.SwarmSpawner.volumes = {os.path.join(HOMES, "{username}"): "/home/jovyan"}
-# Each user's Jupyter is published on a port of the swarm's routing mesh, which the Hub's proxy
-# reaches on this node whichever node runs it; it answers nobody without the Hub's login.
+# Each user's Jupyter gets a free port on its node (it answers nobody without the Hub's login).
 c.SwarmSpawner.use_internal_ip = False
-c.SwarmSpawner.host_ip = "127.0.0.1"
+c.SwarmSpawner.extra_endpoint_spec = {"ports": [{"Protocol": "tcp", "TargetPort": 8888, "PublishMode": "host"}]}
 # Swarm replaces a task whose HEALTHCHECK fails; deepdocker's looks at Jupyter alone
 # (deepdocker-health --live), so a restarting TensorBoard never costs a user their lab.
 c.Spawner.mem_limit = os.environ.get("DEEPDOCKER_MEM_LIMIT", "8G")
