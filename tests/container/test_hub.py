@@ -101,7 +101,15 @@ def volume_owner(volume: str, image: str, path: str) -> str:
     return docker(*args).stdout.strip()
 
 
-@pytest.mark.parametrize("cmd", ["", "c.DockerSpawner.cmd = None  # the image's own CMD, not the example's"])
+@pytest.mark.parametrize(
+    "cmd",
+    [
+        "",
+        "c.DockerSpawner.cmd = None  # the image's own CMD, not the example's",
+        # As the Zero to JupyterHub values run it (examples/jupyterhub/kubernetes): uid 1000, group 100, no root.
+        'c.DockerSpawner.extra_create_kwargs = {"user": "1000:100"}',
+    ],
+)
 def test_a_user_reaches_jupyter_kernels_and_tensorboard_through_the_hub_and_nowhere_else(hub_folder, image, cmd):
     with hubs.running(hub_folder, "docker", cmd, {"DEEPDOCKER_IMAGE": image}) as hub:
         hub.spawn("alice")
@@ -143,6 +151,8 @@ def test_a_user_reaches_jupyter_kernels_and_tensorboard_through_the_hub_and_nowh
         assert lines[1].startswith("403 ") or "/hub/" in lines[1], lines  # sent to the Hub's login
 
         # Inside: the Hub's single-user server, as jovyan, healthy, the only holder of the Hub's token.
+        # The command the Kubernetes probes run, by the container's user.
+        assert docker("exec", cid, "/opt/deepdocker/venv/bin/deepdocker-health", "--live").returncode == 0
         health = json.loads(docker("exec", cid, "deepdocker-health", "--json").stdout)
         assert health["healthy"] and health["services"]["jupyter"]["probe"] == "GET /user/alice/api: 200"
         pid = docker("exec", cid, "pgrep", "-o", "-f", "bin/jupyterhub-singleuser").stdout.strip()
