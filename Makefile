@@ -72,6 +72,10 @@ bench-lean: venv ## A default container at rest: idle memory, first TensorBoard 
 bench-stacks: venv ## docker-stacks' options (remap, rename): entrypoint to first daemon, beside deepdocker:before
 	cd bench && ../$(PY) stacks.py $(or $(ROUNDS),5)
 
+.PHONY: bench-hub
+bench-hub: venv ## Spawns through a real JupyterHub (DockerSpawner): 1 user and 8 at once, beside a bare jupyterhub-singleuser
+	cd bench && ../$(PY) hub.py $(or $(ROUNDS),3) $(or $(N),8)
+
 .PHONY: bench-health
 bench-health: venv ## Cost of one deepdocker-health call beside `supervisorctl status`
 	cd bench && ../$(PY) health.py
