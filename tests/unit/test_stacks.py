@@ -278,6 +278,17 @@ def test_in_hub_mode_every_service_sits_behind_the_hub_and_only_jupyter_holds_it
     assert servers["rstudio"]["port"] == settings.get("rstudio").port
 
 
+def test_in_hub_mode_sshd_runs_only_when_asked_and_says_it_is_outside_the_hubs_login(base_env, singleuser, capsys):
+    settings, _ = cli.configure({**base_env, **HUB_ENV}, ["start-singleuser.py"])
+    assert "sshd" not in settings.names  # SERVICES unset: Jupyter and TensorBoard
+    cli.announce(settings)
+    assert "sshd:" not in capsys.readouterr().err
+    settings, _ = cli.configure({**base_env, **HUB_ENV, "SERVICES": "jupyter,sshd"}, ["start-singleuser.py"])
+    cli.announce(settings)
+    err = capsys.readouterr().err
+    assert "sshd: on because SERVICES names it" in err and "outside the Hub's login" in err
+
+
 def test_without_a_hub_nothing_lives_for_jupyter_alone(base_env):
     settings, _ = cli.configure({**base_env, "SERVICES": "jupyter,rstudio"}, [])
     text = render(settings)
