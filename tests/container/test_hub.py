@@ -218,6 +218,22 @@ def test_the_idle_culler_stops_an_idle_server(hub_folder, image):
         assert "Culling server alice" in hub.log.read_text()
 
 
+def test_rstudio_sits_behind_the_hubs_login_where_the_image_has_it(hub_folder, image):
+    probe = ("run", "--rm", "--entrypoint", "test", image, "-x", "/usr/lib/rstudio-server/bin/rserver")
+    if docker(*probe, check=False).returncode:
+        pytest.skip("RStudio Server is not in this image: Posit's download could not be reached at build time")
+    extra = 'c.DockerSpawner.environment = {"SERVICES": "jupyter,rstudio"}'
+    with hubs.running(hub_folder, "docker", extra, {"DEEPDOCKER_IMAGE": image}) as hub:
+        hub.spawn("alice")
+        hub.wait_ready("alice")
+        token = hub.token("alice")
+        status, page, _ = call(f"{hub.url}/user/alice/rstudio/", token)
+        assert status == 200 and "RStudio" in page, status
+        status, _, ended = call(f"{hub.url}/user/alice/rstudio/")
+        assert status == 403 or (status == 200 and "/hub/login" in ended), (status, ended)
+        assert {port for address, port in listening(container_of(hub)) if address not in LOOPBACK} == {8888}
+
+
 @pytest.fixture
 def swarm(image):
     """A single-node Docker Swarm: this engine's, or one made for the test and left after it."""
