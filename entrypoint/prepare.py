@@ -21,6 +21,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from healthchecks import state as health_state
+
 from . import stacks, users, values
 from .paths import Paths
 from .settings import SSHD_PRIVSEP, Enabled, Settings
@@ -83,19 +85,11 @@ def probe_host(bind: str) -> str:
 
 
 def state(settings: Settings) -> str:
-    """What deepdocker-health reads: a tab-separated file it can read without imports.
-
-    'socket<TAB>path', then one 'name<TAB>probe<TAB>host<TAB>port<TAB>target<TAB>start' line per
-    service (start: "now", or "on-demand" for one spawned at its first request), and a
-    'note<TAB>text' line for each thing at start a person should know, and a 'live<TAB>name'
-    line for each service the liveness view looks at (Service.essential; none: all of them).
-    """
-    lines = [f"socket\t{Paths(settings.run_dir).socket}"]
-    lines += [f"live\t{name}" for name in settings.essential]
-    if settings.shared and settings.shared.action == "warn":
-        lines.append(f"note\tSHARED_DIR: {settings.shared.note}")
+    """What deepdocker-health reads (healthchecks.state): supervisord's socket, how to probe each
+    service, the notes a person should know, and the services the liveness view looks at
+    (Service.essential; none: all of them)."""
+    services = {}
     for e in settings.enabled:
-        host = probe_host(e.bind)
         probe = e.service.probe
         kind = (
             "https" if probe.kind == "http" and e.service.name == "jupyter" and settings.stacks.gen_cert else probe.kind
@@ -106,8 +100,12 @@ def state(settings: Settings) -> str:
         else:
             target = "-"
         start = "on-demand" if e.on_demand else "now"
-        lines.append("\t".join([e.service.name, kind, host, str(e.port), target, start]))
-    return "\n".join(lines) + "\n"
+        services[e.service.name] = health_state.ServiceState(
+            e.service.name, kind, probe_host(e.bind), e.port, target, start
+        )
+    notes = [f"SHARED_DIR: {settings.shared.note}"] if settings.shared and settings.shared.action == "warn" else []
+    socket = str(Paths(settings.run_dir).socket)
+    return health_state.dumps(health_state.State(socket, services, notes, list(settings.essential)))
 
 
 def sshd_config(settings: Settings, e: Enabled, paths: Paths) -> str:

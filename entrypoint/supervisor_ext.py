@@ -302,12 +302,12 @@ class DeepdockerNamespace:
             self.watchdog.start()
 
     def _checks(self, state_file: str) -> list[Check]:
-        enabled = read_state(os.path.dirname(state_file))[1] if state_file else {}
+        enabled = read_state(os.path.dirname(state_file)).services if state_file else {}
         checks = []
-        for name, (kind, host, port, target, _start) in enabled.items():
+        for name, s in enabled.items():
             live = REGISTRY[name].liveness if name in REGISTRY else None
             if live:
-                checks.append(Check(name, kind, host, int(port), target, live))
+                checks.append(Check(name, s.probe, s.host, s.port, s.target, live))
         return checks
 
     def _process(self, name: str) -> Any:

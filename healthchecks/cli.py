@@ -23,8 +23,8 @@ import os
 import sys
 import time
 
-from . import probes, rpc
-from .rundir import STATE_FILE, state_dir
+from . import probes, rpc, state
+from .rundir import state_dir
 
 USAGE = "usage: deepdocker-health [--live] [--json] [--wait SECONDS] | deepdocker-health --gpu [--json]"
 # The NVIDIA driver's control device: there only where a GPU was passed in (or the host has one).
@@ -35,36 +35,18 @@ class NotRunning(Exception):
     pass
 
 
-def read_state(directory: str) -> tuple[str, dict[str, list[str]], list[str], list[str]]:
-    """services.tsv: 'socket<TAB>path', 'name<TAB>probe<TAB>host<TAB>port<TAB>target<TAB>start',
-    'note<TAB>text' and 'live<TAB>name' lines (entrypoint.prepare.state writes them)."""
+def read_state(directory: str) -> state.State:
+    """This start's state (healthchecks.state), or NotRunning."""
     try:
-        with open(f"{directory}/{STATE_FILE}") as f:
-            lines = f.read().splitlines()
+        return state.load(directory)
     except OSError as e:
-        raise NotRunning(f"deepdocker is not running here: {directory}/{STATE_FILE}: {e.strerror}") from None
-    socket_path = ""
-    services: dict[str, list[str]] = {}
-    notes: list[str] = []
-    live: list[str] = []
-    for line in lines:
-        fields = line.split("\t")
-        if fields[0] == "socket":
-            socket_path = fields[1]
-        elif fields[0] == "note":
-            notes.append(fields[1])
-        elif fields[0] == "live":
-            live.append(fields[1])
-        elif len(fields) == 6:
-            services[fields[0]] = fields[1:]
-    return socket_path, services, notes, live
+        raise NotRunning(f"deepdocker is not running here: {directory}/{state.FILE}: {e.strerror}") from None
 
 
-def probe(spec: list[str]) -> tuple[bool, str]:
-    kind, host, port, target, _start = spec
-    if kind in ("http", "https"):
-        return probes.http(host, int(port), target, tls=kind == "https")
-    return probes.listen(int(port))
+def probe(spec: state.ServiceState) -> tuple[bool, str]:
+    if spec.probe in ("http", "https"):
+        return probes.http(spec.host, spec.port, spec.target, tls=spec.probe == "https")
+    return probes.listen(spec.port)
 
 
 def processes(socket_path: str) -> dict[str, dict]:
@@ -83,10 +65,11 @@ def processes(socket_path: str) -> dict[str, dict]:
 def check(directory: str, live: bool = False) -> dict:
     """One look at every enabled daemon, or (live) at those the container lives for:
     {"healthy": bool, "view": "readiness" | "liveness", "services": {...}}."""
-    socket_path, enabled, notes, essential = read_state(directory)
-    if live and essential:
-        enabled = {name: spec for name, spec in enabled.items() if name in essential}
-    programs = processes(socket_path)
+    start = read_state(directory)
+    enabled = start.services
+    if live and start.live:
+        enabled = {name: spec for name, spec in enabled.items() if name in start.live}
+    programs = processes(start.socket)
     services = {}
     for name, spec in enabled.items():
         info = programs.get(name, {"state": "ABSENT", "pid": 0})
@@ -99,9 +82,9 @@ def check(directory: str, live: bool = False) -> dict:
             # Of those, restarts of a hung daemon (liveness); the rest are exits and crashes.
             "liveness_restarts": info.get("liveness_restarts", 0),
             "rss": int(info.get("rss", 0)),
-            "port": int(spec[2]),
+            "port": spec.port,
         }
-        on_demand = spec[4] == "on-demand"
+        on_demand = spec.start == "on-demand"
         if entry["state"] == "STOPPED" and on_demand and not info.get("started", True):
             entry["state"] = "IDLE"
             entry["probe"] = f"not started yet: its first request (/{name}/) starts it"
@@ -121,8 +104,8 @@ def check(directory: str, live: bool = False) -> dict:
         for s in services.values()
     )
     report: dict = {"healthy": healthy, "view": "liveness" if live else "readiness", "services": services}
-    if notes:
-        report["notes"] = notes
+    if start.notes:
+        report["notes"] = start.notes
     return report
 
 
@@ -188,14 +171,13 @@ def login_line(directory: str, report: dict) -> str | None:
     try:
         with open(f"{directory}/jupyter/token") as f:
             token = f.read().strip()
-        _, enabled, _, _ = read_state(directory)
-    except OSError:
+        spec = read_state(directory).services["jupyter"]
+    except (OSError, NotRunning, KeyError):
         return None
     if not jupyter or not token:
         return None
-    _, host, port, target, _ = enabled["jupyter"]
-    base = target[: -len("api")]
-    return f"jupyter login: http://{host}:{port}{base}lab?token={token}"
+    base = spec.target[: -len("api")]
+    return f"jupyter login: http://{spec.host}:{spec.port}{base}lab?token={token}"
 
 
 def parse_args(args: list[str]) -> tuple[bool, float | None, bool, bool]:
@@ -275,8 +257,8 @@ def gpu_report(directory: str, as_json: bool) -> int:
     from . import gpu
 
     try:  # which service each GPU process belongs to, where deepdocker runs here (no probing needed)
-        socket_path, enabled, _, _ = read_state(directory)
-        services = {n: int(p.get("pid", 0)) for n, p in processes(socket_path).items() if n in enabled}
+        start = read_state(directory)
+        services = {n: int(p.get("pid", 0)) for n, p in processes(start.socket).items() if n in start.services}
     except NotRunning:
         services = {}
     try:

@@ -2,6 +2,8 @@
 
 import os
 
+from .state import FILE
+
 # The image's run dir: a volume of each container's own (never in a `docker commit`), open like
 # /tmp so that a `docker run --user UID` start keeps its state there too, in a folder of its own.
 IMAGE_RUN_DIR = "/run/deepdocker"
@@ -23,7 +25,7 @@ def run_dir(env=os.environ) -> str:
     return f"{IMAGE_RUN_DIR}/{os.getuid()}" if shared else f"/tmp/deepdocker-{os.getuid()}"
 
 
-STATE_FILE = "services.tsv"
+STATE_FILE = FILE
 
 
 def state_dir(env=os.environ) -> str:

@@ -81,7 +81,7 @@ def status(tb: dict) -> list[dict]:
 def test_health_of_an_on_demand_service(tmp_path, monkeypatch, tb, state, healthy):
     (tmp_path / "services.tsv").write_text(STATE)
     monkeypatch.setattr(cli.rpc, "call", lambda socket, method: status(tb))
-    monkeypatch.setattr(cli, "probe", lambda spec: (spec[3] == "/api", "probed"))
+    monkeypatch.setattr(cli, "probe", lambda spec: (spec.target == "/api", "probed"))
     report = cli.check(str(tmp_path))
     assert report["services"]["tensorboard"]["state"] == state
     assert report["healthy"] is healthy
@@ -104,8 +104,8 @@ def test_the_state_file_says_what_starts_on_demand(tmp_path, base_env, env, star
 
     s = from_env({**base_env, "SERVICES": "jupyter,tensorboard", **env})
     (tmp_path / "services.tsv").write_text(state(s))
-    _, services, _, _ = cli.read_state(str(tmp_path))
-    assert services["tensorboard"][4] == start and services["jupyter"][4] == "now"
+    services = cli.read_state(str(tmp_path)).services
+    assert services["tensorboard"].start == start and services["jupyter"].start == "now"
 
 
 @pytest.mark.parametrize("env, says", [({}, ", started by its first request"), ({"DEEPDOCKER_ON_DEMAND": "0"}, "")])

@@ -1,0 +1,110 @@
+"""The health-state contract: what a start tells deepdocker-health about itself.
+
+deepdocker-entrypoint writes it at every start (`entrypoint.prepare`, through `dumps`), as
+`services.tsv` in the run dir; deepdocker-health and supervisord's extension (its liveness
+watchdog) read it (through `load`). This module is the one place that knows the format. It imports
+nothing: Docker's HEALTHCHECK runs a probe every 5 s, and each one reads this file.
+
+The file: one record per line, fields separated by tabs (no field holds a tab or a newline: the
+entrypoint validates every value before it gets here):
+
+    socket   PATH                                      supervisord's control socket
+    NAME     PROBE HOST PORT TARGET START              one per enabled service (ServiceState)
+    note     TEXT                                      something a person should know about this start
+    live     NAME                                      a service the liveness view looks at
+"""
+
+from __future__ import annotations
+
+FILE = "services.tsv"
+PROBES = ("http", "https", "listen")
+STARTS = ("now", "on-demand")
+
+
+class ServiceState:
+    """How to reach one enabled service: its probe ("http", "https" or "listen"), the address and
+    port to probe, the HTTP path ("-" for "listen"), and whether it starts "now" or "on-demand"
+    (spawned by its first request through Jupyter)."""
+
+    __slots__ = ("host", "name", "port", "probe", "start", "target")
+
+    def __init__(self, name: str, probe: str, host: str, port: int, target: str, start: str) -> None:
+        self.name, self.probe, self.host, self.port, self.target, self.start = name, probe, host, port, target, start
+
+    def fields(self) -> tuple[str, str, str, int, str, str]:
+        return (self.name, self.probe, self.host, self.port, self.target, self.start)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ServiceState) and self.fields() == other.fields()
+
+    def __repr__(self) -> str:
+        return f"ServiceState{self.fields()!r}"
+
+
+class State:
+    """One start: supervisord's socket, the enabled services by name (in order), the notes, and the
+    services the liveness view looks at (none named: all of them)."""
+
+    __slots__ = ("live", "notes", "services", "socket")
+
+    def __init__(
+        self,
+        socket: str,
+        services: dict[str, ServiceState] | None = None,
+        notes: list[str] | None = None,
+        live: list[str] | None = None,
+    ) -> None:
+        self.socket = socket
+        self.services = services if services is not None else {}
+        self.notes = notes if notes is not None else []
+        self.live = live if live is not None else []
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, State) and (self.socket, self.services, self.notes, self.live) == (
+            other.socket, other.services, other.notes, other.live)  # fmt: skip
+
+    def __repr__(self) -> str:
+        return f"State({self.socket!r}, {self.services!r}, {self.notes!r}, {self.live!r})"
+
+
+def dumps(state: State) -> str:
+    """The file's text for `state`; ValueError for a field the format cannot hold."""
+    records: list[tuple[object, ...]] = [("socket", state.socket)]
+    records += [("live", name) for name in state.live]
+    records += [("note", text) for text in state.notes]
+    for s in state.services.values():
+        if s.name in ("socket", "note", "live") or s.probe not in PROBES or s.start not in STARTS:
+            raise ValueError(f"not a service record: {s!r}")
+        records.append(s.fields())
+    lines = []
+    for record in records:
+        fields = [str(f) for f in record]
+        if any("\t" in f or "\n" in f or "\r" in f or not f for f in fields):
+            raise ValueError(f"a field the state file cannot hold: {record!r}")
+        lines.append("\t".join(fields))
+    return "\n".join(lines) + "\n"
+
+
+def loads(text: str) -> State:
+    """The state in `text`; lines of a kind it does not know are skipped (a newer writer's)."""
+    state = State("")
+    # Split at newlines alone: str.splitlines() also splits at \f, \v, \x1c-\x1e, \x85, \u2028...
+    for line in text.split("\n"):
+        fields = line.split("\t")
+        kind = fields[0]
+        if kind == "socket" and len(fields) == 2:
+            state.socket = fields[1]
+        elif kind == "note" and len(fields) == 2:
+            state.notes.append(fields[1])
+        elif kind == "live" and len(fields) == 2:
+            state.live.append(fields[1])
+        elif len(fields) == 6 and fields[3].isdigit():
+            name, probe, host, port, target, start = fields
+            state.services[name] = ServiceState(name, probe, host, int(port), target, start)
+    return state
+
+
+def load(directory: str) -> State:
+    """The state of the start whose run dir is `directory`; OSError when there is none."""
+    with open(f"{directory}/{FILE}") as f:
+        return loads(f.read())
