@@ -1,8 +1,8 @@
 """deepdocker's in-process extension of supervisord, loaded as an rpcinterface factory.
 
 supervisord calls make_interface() once at start, inside its own process, before its
-main loop. From there this module, through supervisor's public hooks (the event bus,
-the asyncore socket map, the poller) and without patching supervisor's code:
+main loop. From there this module, through supervisor's hooks (the event bus, the asyncore
+socket map, the poller: see entrypoint.supervisor_internals) and without patching supervisor's code:
 
 * wakes the main loop on every signal (SIGCHLD, SIGTERM) through a wake-up pipe, and
   shortens its 1-second poll to the next moment a process changes state, so spawns,
@@ -24,6 +24,9 @@ the asyncore socket map, the poller) and without patching supervisor's code:
   judges, in a thread; the restart happens here, in supervisord's loop), and makes it FATAL
   when that keeps happening.
 
+What of supervisor's internals it needs (not its documented interfaces) is in one adapter,
+entrypoint.supervisor_internals, which checks supervisor's version at load.
+
 Its XML-RPC namespace is `deepdocker` (deepdocker.status()); the same status is served read-only
 on a socket of the notebook user's (status.sock), for deepdocker-health in its commands.
 """
@@ -40,12 +43,12 @@ import time
 from typing import Any
 
 import psutil
-from supervisor.datatypes import RestartUnconditionally
-from supervisor.states import ProcessStates, SupervisorStates, getProcessStateDescription
+from supervisor.states import ProcessStates, getProcessStateDescription
 
 from healthchecks.cli import read_state
 from supervisor import events
 
+from . import supervisor_internals as internals
 from .services import REGISTRY
 from .watchdog import Check, RestartBudget, Verdict, Watchdog
 
@@ -55,8 +58,6 @@ LAST_LINES = 20
 MAX_LOG_FILE = 8 << 20
 # A partial line longer than this is written anyway, so one chatty program cannot grow memory.
 MAX_PARTIAL = 64 * 1024
-# supervisord's process_state comparisons are strict (now > deadline): poll just past it.
-EPSILON = 0.002
 # An exit with a non-zero status this soon after a start is a crash. supervisord's own
 # backoff only covers exits within startsecs (1 s); Jupyter and TensorBoard take longer
 # than that to hit, say, a port that is taken. Exits by a signal are not counted: a
@@ -273,7 +274,7 @@ class DeepdockerNamespace:
             _waker = _Waker()
         self.waker = _waker
         self.options.get_socket_map()[self.waker.r] = self.waker
-        self._wrap_poll()
+        internals.wrap_poll(self.options, self._before_poll)
 
         global _wake_fifo
         self.on_demand = frozenset(n for n in on_demand.split(",") if n)
@@ -319,20 +320,13 @@ class DeepdockerNamespace:
 
     # -- the main loop ---------------------------------------------------------------
 
-    def _wrap_poll(self) -> None:
-        poller = self.options.poller
-        poll = type(poller).poll.__get__(poller)
-
-        def deadline_poll(timeout: float) -> Any:
-            self._liveness_actions()
-            due = self.next_due()
-            return poll(timeout if due is None else max(0.0, min(timeout, due)))
-
-        poller.poll = deadline_poll
+    def _before_poll(self) -> float | None:
+        self._liveness_actions()
+        return self.next_due()
 
     def next_due(self) -> float | None:
         """Seconds until supervisord's loop has work to do; None: only its own tick."""
-        if self.options.signal_receiver._signals_recvd:  # handled one per pass
+        if internals.signal_pending(self.options):  # handled one per pass
             return 0.0
         now = time.time()
         if self.killing:
@@ -343,33 +337,12 @@ class DeepdockerNamespace:
         soonest: float | None = None
         for group in self.supervisord.process_groups.values():
             for p in group.processes.values():
-                due = self._process_due(p, now, mood)
+                due = internals.process_due(p, now, mood)
                 if due is not None and (soonest is None or due < soonest):
                     soonest = due
         if soonest_kill is not None and (soonest is None or soonest_kill < soonest):
             soonest = soonest_kill
         return soonest
-
-    @staticmethod
-    def _process_due(p: Any, now: float, mood: int) -> float | None:
-        # Mirrors supervisor.process.Subprocess.transition().
-        state, cfg = p.state, p.config
-        if state == ProcessStates.STARTING:
-            return p.laststart + cfg.startsecs - now + EPSILON
-        if state == ProcessStates.STOPPING:
-            return p.delay - now + EPSILON
-        if mood < SupervisorStates.RUNNING:
-            return None
-        if state == ProcessStates.EXITED and cfg.autorestart:
-            if cfg.autorestart is RestartUnconditionally or p.exitstatus not in cfg.exitcodes:
-                return 0.0
-        elif state == ProcessStates.STOPPED and not p.laststart and cfg.autostart:
-            return 0.0
-        elif state == ProcessStates.BACKOFF:
-            if p.backoff > cfg.startretries:
-                return 0.0  # transition() moves it to FATAL
-            return p.delay - now + EPSILON
-        return None
 
     # -- events ----------------------------------------------------------------------
 
@@ -451,10 +424,10 @@ class DeepdockerNamespace:
         hung = self.killing.pop(p.pid, None) is not None
         if name in self.give_up:
             self.give_up.discard(name)
-            p.change_state(ProcessStates.FATAL)
+            internals.make_fatal(p)
             return
         ended = p.exitstatus in p.config.exitcodes and not hung  # not a liveness restart's SIGTERM
-        if name in self.essential and ended and self.options.mood >= SupervisorStates.RUNNING:
+        if name in self.essential and ended and internals.running(self.options):
             self._end(0, f"{name} ended (exit status {p.exitstatus}): stopping everything, exit status 0")
             return
         crashed = p.exitstatus not in (None, -1, *p.config.exitcodes) and time.time() - p.laststart < CRASH_WINDOW
@@ -462,12 +435,9 @@ class DeepdockerNamespace:
             self.crashes[name] = 0
             return
         self.crashes[name] += 1
-        if self.options.mood < SupervisorStates.RUNNING:
+        if not internals.running(self.options):
             return
-        # supervisord's own BACKOFF: a wait of 1 s, 2 s, ... before each retry, and FATAL
-        # once the crashes outnumber startretries. change_state() adds the 1.
-        p.backoff = self.crashes[name] - 1
-        p.change_state(ProcessStates.BACKOFF)
+        internals.back_off(p, self.crashes[name])
 
     def _on_fatal(self, name: str) -> None:
         if name in self.essential:
@@ -481,7 +451,7 @@ class DeepdockerNamespace:
         global _exit_code
         self.options.logger.critical(why)
         _exit_code = status
-        self.options.mood = SupervisorStates.SHUTDOWN
+        internals.shut_down(self.options)
 
     def _on_stopping(self, event: Any) -> None:
         if self.watchdog:
@@ -536,6 +506,7 @@ def _rss(pid: int) -> int:
 
 
 def make_interface(supervisord: Any, **config: str) -> DeepdockerNamespace:
+    internals.check_version()  # at every start, before anything is touched
     return DeepdockerNamespace(
         supervisord,
         on_fatal=config.get("on_fatal", "stay"),
