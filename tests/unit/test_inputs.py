@@ -90,7 +90,11 @@ PLAUSIBLE = {
 UNDECODABLE = st.integers(0xDC80, 0xDCFF).map(chr)
 ANY_CHAR = st.characters(codec="utf-8", exclude_characters="\x00") | UNDECODABLE
 ANY_TEXT = st.text(ANY_CHAR, max_size=60)
-FOLDER_NAME = st.text(ANY_CHAR.filter(lambda c: c != "/"), min_size=1, max_size=20)
+# "." and ".." name the folder itself and its parent, never a new entry (a folder made of "made/."
+# would be "made", emptied and removed as the run dir's place).
+FOLDER_NAME = st.text(ANY_CHAR.filter(lambda c: c != "/"), min_size=1, max_size=20).filter(
+    lambda n: n not in (".", "..")
+)
 
 
 CONFLICTS = {"SHARED_DIR": ("DEEPDOCKER_RUN_DIR",)}
