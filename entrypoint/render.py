@@ -1,31 +1,19 @@
-"""Settings -> supervisord.conf text, through the Jinja2 templates in supervisor/."""
+"""Settings -> supervisord.conf text, through the Jinja2 templates in supervisor/.
+
+They are package data of `entrypoint` (entrypoint/templates links to supervisor/; setup.cfg takes
+every *.j2 there), loaded as installed packages load data, so the checkout and the image read the
+same files the same way.
+"""
 
 from __future__ import annotations
 
-import os
 import shlex
-import sys
-from pathlib import Path
 
 import jinja2
 
 from . import values
 from .paths import Paths
 from .settings import Settings
-
-
-def template_dir() -> Path:
-    """supervisor/ beside the package in a checkout, else the installed data files."""
-    override = os.environ.get("DEEPDOCKER_TEMPLATES")
-    candidates = [Path(override)] if override else []
-    candidates += [
-        Path(__file__).resolve().parent.parent / "supervisor",
-        Path(sys.prefix, "share", "deepdocker", "supervisor"),
-    ]
-    for c in candidates:
-        if (c / "supervisord.conf.j2").is_file():
-            return c
-    raise FileNotFoundError(f"supervisord.conf.j2 not found in: {', '.join(map(str, candidates))}")
 
 
 def _line(value: object) -> str:
@@ -60,7 +48,7 @@ def _env(value: object) -> str:
 
 def environment() -> jinja2.Environment:
     env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(template_dir())),
+        loader=jinja2.PackageLoader("entrypoint", "templates"),
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
         trim_blocks=True,
