@@ -51,6 +51,10 @@ venv: $(VENV)/.installed ## Make .venv: the control plane (editable), JupyterLab
 test: venv ## Run every test: unit, host mode (real daemons), container (needs dockerd)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
+.PHONY: docs
+docs: venv ## Rewrite README.md's tables that the service registry decides (entrypoint/docs.py)
+	$(PY) -m entrypoint.docs README.md
+
 .PHONY: lint
 lint: venv ## ruff, mypy, hadolint, shellcheck
 	$(VENV)/bin/ruff check .

@@ -27,24 +27,14 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 
-from . import hooks, hub, users
+from . import hooks, hub, services, users
 from .command import command_words, jupyter_request
 from .paths import Paths
-from .prepare import nss_env, prepare, probe_host, setup_account
+from .prepare import nss_env, prepare, setup_account
 from .render import render
 from .settings import Enabled, Settings, UsageError, from_env
 
 PROG = "deepdocker-entrypoint"
-# Read by the entrypoint, kept from the daemons' environment.
-SECRET_VARS = (
-    "JUPYTER_TOKEN",
-    "JUPYTER_TOKEN_FILE",
-    "JUPYTER_PASSWORD",
-    "JUPYTER_PASSWORD_FILE",
-    "PASSWORD",
-    "PASSWORD_FILE",
-    "SSH_AUTHORIZED_KEYS",
-)
 
 
 def say(message: str) -> None:
@@ -65,7 +55,7 @@ def _environment(env: Mapping[str, str], settings: Settings, drop: tuple[str, ..
 
 def daemon_env(env: Mapping[str, str], settings: Settings) -> dict[str, str]:
     """The daemons' environment: no secret deepdocker read, nothing JUPYTER_ENV_VARS_TO_UNSET names."""
-    return _environment(env, settings, SECRET_VARS)
+    return _environment(env, settings, services.private_vars())
 
 
 def command_env(env: Mapping[str, str], settings: Settings) -> dict[str, str]:
@@ -91,49 +81,44 @@ def announce(settings: Settings) -> None:
     elif shared and shared.action == "warn":
         say(f"WARNING: SHARED_DIR: {shared.note}")
     jupyter = settings.get("jupyter")
-    if jupyter and settings.hub:
-        who = settings.hub.user or "its user"
-        say(f"JupyterHub single-user server for {who} at {settings.jupyter_base_url}, behind the Hub's login")
-    if jupyter and settings.token_generated:
-        # Shown once, here; JUPYTER_TOKEN or JUPYTER_TOKEN_FILE choose a fixed one.
-        host = probe_host(settings.bind)
-        page = (settings.jupyter_default_url or "/lab").lstrip("/")
-        say(
-            f"Jupyter token (generated, shown once): {settings.jupyter_token}  "
-            f"{'https' if settings.stacks.gen_cert else 'http'}://{host}:{jupyter.port}{settings.jupyter_base_url}{page}?token={settings.jupyter_token}"
-        )
+    for e in settings.enabled:
+        if e.service.notices:
+            for line in services.hook(e.service.notices)(settings, e):
+                say(line)
     if settings.is_root and settings.account.is_root:
         say("WARNING: NB_USER=root / NB_UID=0: Jupyter, TensorBoard and commands run as root, as asked")
     if settings.stacks.grant_sudo and not settings.account.is_root:
         say(f"GRANT_SUDO: {settings.nb_user} may run any command as root with sudo, without a password")
+    login = "the Hub's login" if settings.hub else "Jupyter's login"
     for e in settings.enabled:
-        var, name = e.service.public_var, e.service.name
+        svc, name = e.service, e.service.name
+        var = svc.public_var
+        for secret in svc.secrets if not svc.notices else ():
+            if secret.var in settings.generated:
+                say(f"{name}: {secret.var} (generated, shown once): {settings.secret(secret.var)}")
+        if svc.auth_off_var and not e.own_login and not settings.hub:
+            say(f"WARNING: {svc.auth_off_var}=true: {name} lets ANYONE who reaches it in, with no password")
+        if settings.hub and svc.behind_hub:
+            say(f"{name}: {settings.jupyter_base_url}{name}/ behind the Hub's login ({name}'s own login off)")
+        elif settings.hub and e.own_login and not svc.essential:
+            say(
+                f"{name}: on because SERVICES names it; it listens on port {e.port} of "
+                f"{e.bind or 'every address'}, outside the Hub's login ({svc.summary})"
+            )
         if not var:
             continue
-        if e.public:
+        if e.public and not e.own_login:
             say(
                 f"WARNING: {var}=true: {name} has no login and listens on {e.bind or 'every address'}, port {e.port}, "
                 "for anyone who can reach it"
             )
+        elif e.public:
+            say(f"{var}=true: {name} listens on {e.bind or 'every address'}, port {e.port}, behind its own login")
         elif jupyter:
             when = ", started by its first request" if e.on_demand else ""
-            login = "the Hub's login" if settings.hub else "Jupyter's login"
             say(f"{name}: {settings.jupyter_base_url}{name}/ behind {login}{when}")
         else:
             say(f"{name} listens on 127.0.0.1:{e.port} only: it has no login of its own ({var}=true publishes it)")
-    sshd = settings.get("sshd")
-    if sshd and settings.hub:
-        say(
-            f"sshd: on because SERVICES names it; it listens on port {sshd.port} of "
-            f"{sshd.bind or 'every address'}, outside the Hub's login (key login only)"
-        )
-    if settings.get("rstudio") and settings.hub:
-        say(f"rstudio: {settings.jupyter_base_url}rstudio/ behind the Hub's login (RStudio's own login off)")
-    elif settings.get("rstudio"):
-        if settings.disable_auth:
-            say("WARNING: DISABLE_AUTH=true: RStudio Server lets ANYONE who reaches it in, with no password")
-        elif settings.rstudio_password_generated:
-            say(f"RStudio login {settings.nb_user}, password (generated, shown once): {settings.rstudio_password}")
 
 
 def configure(env: Mapping[str, str], command: list[str]) -> tuple[Settings, list[str]]:
@@ -174,21 +159,15 @@ def hub_mode(settings: Settings, hub_settings: hub.Hub) -> Settings:
     def behind_the_hub(e: Enabled) -> Enabled:
         if e is jupyter:
             return dataclasses.replace(e, exe=exe)
-        if e.service.name == "rstudio":
-            # Its own login off: on loopback, at PREFIX/rstudio/ behind the Hub's (jupyter-server-proxy).
-            return dataclasses.replace(e, bind="127.0.0.1", public=False)
+        if e.service.behind_hub:
+            # Its own login off: on loopback, at PREFIX/<name>/ behind the Hub's (jupyter-server-proxy).
+            return dataclasses.replace(e, bind="127.0.0.1", public=False, own_login=False)
         return e
 
     enabled = tuple(behind_the_hub(e) for e in settings.enabled)
-    return dataclasses.replace(
-        settings,
-        enabled=enabled,
-        hub=hub_settings,
-        token_generated=False,
-        disable_auth=settings.disable_auth or settings.get("rstudio") is not None,
-        rstudio_password=None,
-        rstudio_password_generated=False,
-    )
+    # The Hub's login replaces the ones made up for this start.
+    kept = {var: value for var, value in settings.secrets.items() if var not in settings.generated}
+    return dataclasses.replace(settings, enabled=enabled, hub=hub_settings, secrets=kept, generated=())
 
 
 def main(argv: list[str] | None = None) -> int:

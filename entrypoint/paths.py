@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from healthchecks.rundir import STATE_FILE
+from healthchecks.state import FILE as STATE_FILE
 
 
 @dataclass(frozen=True)

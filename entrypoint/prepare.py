@@ -25,6 +25,7 @@ from healthchecks import state as health_state
 
 from . import stacks, users, values
 from .paths import Paths
+from .services import hook
 from .settings import SSHD_PRIVSEP, Enabled, Settings
 
 # How long Jupyter's proxy holds a first request to an on-demand service while it starts
@@ -91,11 +92,9 @@ def state(settings: Settings) -> str:
     services = {}
     for e in settings.enabled:
         probe = e.service.probe
-        kind = (
-            "https" if probe.kind == "http" and e.service.name == "jupyter" and settings.stacks.gen_cert else probe.kind
-        )
+        kind = "https" if probe.kind == "http" and e.service.tls and settings.stacks.gen_cert else probe.kind
         if probe.kind == "http":
-            base = settings.jupyter_base_url if e.service.name == "jupyter" else "/"
+            base = settings.jupyter_base_url if e.service.under_base_url else "/"
             target = probe.path if probe.path.startswith("/") else base + probe.path
         else:
             target = "-"
@@ -104,8 +103,14 @@ def state(settings: Settings) -> str:
             e.service.name, kind, probe_host(e.bind), e.port, target, start
         )
     notes = [f"SHARED_DIR: {settings.shared.note}"] if settings.shared and settings.shared.action == "warn" else []
-    socket = str(Paths(settings.run_dir).socket)
-    return health_state.dumps(health_state.State(socket, services, notes, list(settings.essential)))
+    paths = Paths(settings.run_dir)
+    logins = []
+    for e in settings.enabled:
+        login = hook(e.service.login_url)(settings, e, paths) if e.service.login_url else None
+        if login:
+            logins.append((e.service.name, *login))
+    state = health_state.State(str(paths.socket), services, notes, list(settings.essential), logins)
+    return health_state.dumps(state)
 
 
 def sshd_config(settings: Settings, e: Enabled, paths: Paths) -> str:
@@ -165,13 +170,14 @@ def hash_password(jupyter_exe: str, password: str) -> str:
 
 def jupyter_config(settings: Settings, e: Enabled) -> dict:
     config: dict = {}
-    if settings.jupyter_password:
-        config["PasswordIdentityProvider"] = {"hashed_password": hash_password(e.exe, settings.jupyter_password)}
+    if settings.secret("JUPYTER_PASSWORD"):
+        hashed = hash_password(e.exe, settings.secret("JUPYTER_PASSWORD"))
+        config["PasswordIdentityProvider"] = {"hashed_password": hashed}
     # Services with no login of their own, behind Jupyter's at /<name>/ (jupyter-server-proxy).
     servers = {}
     for other in settings.enabled:
-        if other.public and not other.service.public_var:
-            continue  # a login of its own (hub mode turns RStudio's off: then it is proxied too)
+        if not other.proxied:
+            continue
         server: dict = {"port": other.port, "absolute_url": False, "launcher_entry": {"title": other.service.summary}}
         if other.on_demand:
             # The proxy runs this before the first request and waits (up to `timeout`) until the
@@ -203,7 +209,7 @@ def prepare_jupyter(settings: Settings, e: Enabled, paths: Paths) -> None:
     for folder in (paths.jupyter_runtime, paths.jupyter_config.parent):
         folder.mkdir(0o700)
     # Read through JUPYTER_TOKEN_FILE and JUPYTER_CONFIG_PATH: no secret in argv or supervisord.conf.
-    write_file(paths.jupyter_token, settings.jupyter_token, 0o600, e.user)
+    write_file(paths.jupyter_token, settings.secret("JUPYTER_TOKEN"), 0o600, e.user)
     write_file(paths.jupyter_config, json.dumps(jupyter_config(settings, e), indent=1), 0o600, e.user)
     if settings.stacks.gen_cert:
         make_cert(settings, e, paths)
@@ -212,16 +218,40 @@ def prepare_jupyter(settings: Settings, e: Enabled, paths: Paths) -> None:
             chown(folder, e.user)
 
 
+def jupyter_login(settings: Settings, e: Enabled, paths: Paths) -> tuple[str, str] | None:
+    """Its URL with the token left off, and the token's file; none behind the Hub or with a password alone."""
+    if settings.hub or not settings.secret("JUPYTER_TOKEN"):
+        return None
+    page = (settings.jupyter_default_url or "/lab").lstrip("/")
+    scheme = "https" if settings.stacks.gen_cert else "http"
+    url = f"{scheme}://{probe_host(settings.bind)}:{e.port}{settings.jupyter_base_url}{page}?token="
+    return url, str(paths.jupyter_token)
+
+
+def jupyter_notices(settings: Settings, e: Enabled) -> list[str]:
+    if settings.hub:
+        who = settings.hub.user or "its user"
+        return [f"JupyterHub single-user server for {who} at {settings.jupyter_base_url}, behind the Hub's login"]
+    login = jupyter_login(settings, e, Paths(settings.run_dir))
+    if "JUPYTER_TOKEN" not in settings.generated or not login:
+        return []
+    # Shown once, here; JUPYTER_TOKEN or JUPYTER_TOKEN_FILE choose a fixed one.
+    token = settings.secret("JUPYTER_TOKEN")
+    return [f"Jupyter token (generated, shown once): {token}  {login[0]}{token}"]
+
+
 def prepare_rstudio(settings: Settings, e: Enabled, paths: Paths) -> None:
     make_dir(paths.rstudio_data, 0o755)
-    if settings.is_root and settings.rstudio_password:
+    if settings.is_root and e.own_login and settings.secret("PASSWORD"):
         # RStudio logs in through PAM: the notebook user's system password.
-        line = f"{settings.nb_user}:{settings.rstudio_password}\n"
+        line = f"{settings.nb_user}:{settings.secret('PASSWORD')}\n"
         subprocess.run(["chpasswd"], input=line, text=True, check=True, capture_output=True)
 
 
-# Services that need files before they start; the others need no entry.
-PREPARERS = {"jupyter": prepare_jupyter, "sshd": prepare_sshd, "rstudio": prepare_rstudio}
+def rstudio_notices(settings: Settings, e: Enabled) -> list[str]:
+    if "PASSWORD" not in settings.generated:
+        return []
+    return [f"RStudio login {settings.nb_user}, password (generated, shown once): {settings.secret('PASSWORD')}"]
 
 
 def setup_account(settings: Settings) -> None:
@@ -284,9 +314,8 @@ def prepare(settings: Settings, config_text: str) -> Paths:
     if any(e.on_demand for e in settings.enabled):
         make_wake_fifo(settings, paths)
     for e in settings.enabled:
-        preparer = PREPARERS.get(e.service.name)
-        if preparer:
-            preparer(settings, e, paths)
+        if e.service.preparer:
+            hook(e.service.preparer)(settings, e, paths)
     write_file(paths.state, state(settings), 0o644)
     # It may one day hold secrets: readable by its owner alone.
     write_file(paths.config, config_text, 0o600)

@@ -1,12 +1,19 @@
 """The registry: every service deepdocker can run, as data.
 
-Adding a service means one entry here and one `supervisor/programs/<name>.conf.j2`
-that holds its command line. Everything else (SERVICES parsing, ports, users,
-supervisord settings, health probes, docs tables) is derived from these entries.
+Adding a service means one entry here and one `supervisor/programs/<name>.conf.j2` that holds
+its command line (read with it: every setting the template uses is an attribute of `e`, the
+enabled service, or of `settings`). Everything else is derived from these entries: SERVICES,
+port and switch validation, the secrets read (VAR or VAR_FILE) and kept from every daemon's
+environment, users, supervisord settings, the server-proxy entries behind Jupyter's login, the
+health state and probes, the README's service and security tables (`python -m entrypoint.docs`;
+a unit test fails when they disagree), and the ports the tests use. What a service must do
+before it starts, and what it says once at start, are functions named in its entry.
 """
 
 from __future__ import annotations
 
+import importlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 
@@ -47,6 +54,23 @@ class Liveness:
 
 
 @dataclass(frozen=True)
+class Secret:
+    """A credential of the service's own: VAR, or the contents of the file VAR_FILE names (Docker and
+    Kubernetes secrets). Never shown in an error, never handed to a daemon's environment, never in a
+    command line or supervisord.conf: a preparer writes it to a file only the daemon's user can read."""
+
+    var: str
+    # A password may hold spaces; a token (it travels in URLs and headers) may not, and is 8 or more long.
+    password: bool = False
+    # Unset and the service's own login on: a random one for this start, shown once in the log.
+    generate: bool = False
+    # ...unless this other variable (or its _FILE) is set: it logs in instead.
+    unless: str | None = None
+    # For the README: what it is and what it may hold.
+    doc: str = ""
+
+
+@dataclass(frozen=True)
 class Service:
     name: str
     # Executable looked up in `own_dirs` (an environment of its own), on PATH, then in `search_dirs`.
@@ -64,17 +88,40 @@ class Service:
     stopwaitsecs: int = 5
     # Seconds a daemon must stay up before supervisord calls it RUNNING.
     startsecs: int = 1
-    # A service with no login of its own names the variable that publishes it. Until
-    # that says true it listens on loopback only, reached at /<name>/ behind Jupyter's login.
+    # A service with no login of its own, or one only once published (it declares `secrets`), names
+    # the variable that publishes it. Until that says true it listens on loopback only, its own login
+    # off, reached at /<name>/ behind Jupyter's login.
     public_var: str | None = None
     # Behind Jupyter's login (not public), not spawned at start: the first request to /<name>/
     # starts it through supervisord and waits until it answers (entrypoint.wake). Then it is
     # supervised like any other. DEEPDOCKER_ON_DEMAND=false starts it at once.
     on_demand: bool = False
-    # Environment variables (besides the port) this service reads, with defaults,
-    # for the README's table. The template does the reading.
-    knobs: dict[str, str] = field(default_factory=dict)
+    # Its own credentials (see Secret).
+    secrets: tuple[Secret, ...] = ()
+    # Its other variables, for the README: name -> (default, "" for none; meaning). Validated in entrypoint.settings.
+    knobs: dict[str, tuple[str, str]] = field(default_factory=dict)
+    # Those of them that no daemon's environment gets (they are the entrypoint's).
+    private_vars: tuple[str, ...] = ()
+    # A switch that turns its own login off (a warning at every start).
+    auth_off_var: str | None = None
+    # Served under JUPYTER_BASE_URL: a relative probe path is relative to it.
+    under_base_url: bool = False
+    # Speaks HTTPS with GEN_CERT's certificate (the probe follows).
+    tls: bool = False
+    # Has a login of its own, which a JupyterHub single-user server turns off: it listens on loopback
+    # and is served at PREFIX/<name>/ behind the Hub's login instead.
+    behind_hub: bool = False
+    # "module:function" (settings, enabled, paths) run before supervisord starts: the files it needs.
+    preparer: str | None = None
+    # "module:function" (settings, enabled) -> the lines it says once at start.
+    notices: str | None = None
+    # "module:function" (settings, enabled, paths) -> (URL, FILE) or None: the login URL that
+    # `deepdocker-health` at a terminal shows, completed with FILE's contents (its token).
+    login_url: str | None = None
     summary: str = ""
+    # For the README's security table: what protects its own login, and what opens it up.
+    login: str = ""
+    open_up: str = ""
     # None: no liveness restarts (a listening socket says nothing about a hung sshd: the
     # kernel accepts its connections).
     liveness: Liveness | None = Liveness()
@@ -94,12 +141,40 @@ REGISTRY: dict[str, Service] = {
             default_port=8888,
             # /api answers without a token, and only once the server is serving.
             probe=Probe("http", path="api"),
+            secrets=(
+                Secret(
+                    "JUPYTER_TOKEN",
+                    generate=True,
+                    unless="JUPYTER_PASSWORD",
+                    doc="Jupyter's token, 8 to 4096 printable characters without spaces",
+                ),
+                Secret(
+                    "JUPYTER_PASSWORD",
+                    password=True,
+                    doc="a password login for Jupyter, stored only as Jupyter's argon2 hash; with no token "
+                    "given, it replaces the token",
+                ),
+            ),
             knobs={
-                "JUPYTER_TOKEN": "random per start, printed once",
-                "JUPYTER_BASE_URL": "/",
-                "NOTEBOOK_DIR": "the notebook user's home",
+                "JUPYTER_BASE_URL": (
+                    "`/`",
+                    "Jupyter's base URL, e.g. `/user/me/` (letters, digits, `._~-`; no `.` or `..` parts; at most "
+                    "512 characters)",
+                ),
+                "NOTEBOOK_DIR": (
+                    "the notebook user's home",
+                    "Jupyter's root folder (must exist, and the notebook user must be able to open it)",
+                ),
             },
-            summary="JupyterLab server (Notebook 7 UI at /tree)",
+            under_base_url=True,
+            tls=True,
+            preparer="entrypoint.prepare:prepare_jupyter",
+            notices="entrypoint.prepare:jupyter_notices",
+            login_url="entrypoint.prepare:jupyter_login",
+            summary="JupyterLab server, Notebook 7 at `/tree`",
+            login="a token (`JUPYTER_TOKEN`, `JUPYTER_TOKEN_FILE`, or random per start and printed once) or a "
+            "password (`JUPYTER_PASSWORD`, `JUPYTER_PASSWORD_FILE`, kept as an argon2 hash)",
+            open_up="there is no switch for no login",
             essential=True,
         ),
         Service(
@@ -113,7 +188,7 @@ REGISTRY: dict[str, Service] = {
             on_demand=True,
             # Without TensorFlow to import (scripts/install-tensorboard.sh): ~200 MiB less.
             own_dirs=("/opt/deepdocker/tensorboard/bin",),
-            knobs={"TENSORBOARD_LOGDIR": "$NOTEBOOK_DIR/logs"},
+            knobs={"TENSORBOARD_LOGDIR": ("`$NOTEBOOK_DIR/logs`", "what TensorBoard shows (need not exist yet)")},
             summary="TensorBoard",
         ),
         Service(
@@ -124,7 +199,21 @@ REGISTRY: dict[str, Service] = {
             probe=Probe("http", path="/health-check"),
             runs_as="root",
             search_dirs=("/usr/lib/rstudio-server/bin",),
-            summary="RStudio Server (rserver)",
+            secrets=(
+                Secret(
+                    "PASSWORD",
+                    password=True,
+                    generate=True,
+                    doc="RStudio Server's password for `NB_USER` (rocker's names)",
+                ),
+            ),
+            auth_off_var="DISABLE_AUTH",
+            behind_hub=True,
+            preparer="entrypoint.prepare:prepare_rstudio",
+            notices="entrypoint.prepare:rstudio_notices",
+            summary="RStudio Server (`rserver`)",
+            login="`NB_USER`'s password (`PASSWORD`, `PASSWORD_FILE`, or random and printed once)",
+            open_up="`DISABLE_AUTH=true`, which warns at every start",
         ),
         Service(
             name="sshd",
@@ -135,8 +224,23 @@ REGISTRY: dict[str, Service] = {
             runs_as="root",
             search_dirs=("/usr/sbin", "/usr/local/sbin"),
             liveness=None,
-            knobs={"SSH_AUTHORIZED_KEYS": "(none)", "SSH_HOST_KEY_DIR": "$DEEPDOCKER_RUN_DIR/sshd"},
-            summary="OpenSSH server, key login only",
+            knobs={
+                "SSH_AUTHORIZED_KEYS": (
+                    "",
+                    "public keys allowed to log in over SSH (besides the user's `~/.ssh/authorized_keys`)",
+                ),
+                "SSH_HOST_KEY_DIR": (
+                    "`$DEEPDOCKER_RUN_DIR/sshd`",
+                    "where sshd's host key is made at first start; mount a volume here to keep it (an absolute "
+                    "path of letters, digits and `._/+@~-`)",
+                ),
+            },
+            private_vars=("SSH_AUTHORIZED_KEYS",),
+            preparer="entrypoint.prepare:prepare_sshd",
+            summary="OpenSSH, key login only",
+            login="public keys only (`SSH_AUTHORIZED_KEYS`, checked at start, or the user's mounted "
+            "`~/.ssh/authorized_keys`); no root login, no passwords; only `NB_USER` may log in",
+            open_up="add keys; password and root logins cannot be switched on",
         ),
     )
 }
@@ -144,3 +248,20 @@ REGISTRY: dict[str, Service] = {
 # What an unset SERVICES starts: the notebook and its dashboard. sshd and RStudio
 # need credentials set up by the user to be useful, so they are opt-in.
 DEFAULT_SERVICES = ("jupyter", "tensorboard")
+
+
+def hook(ref: str) -> Callable:
+    """The function a "module:function" reference in an entry names."""
+    module, _, name = ref.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def secrets() -> tuple[Secret, ...]:
+    return tuple(secret for s in REGISTRY.values() for secret in s.secrets)
+
+
+def private_vars() -> tuple[str, ...]:
+    """Every variable read by the entrypoint that no daemon's environment gets: each secret, its
+    _FILE variant, and the entries' private variables."""
+    out = [v for secret in secrets() for v in (secret.var, f"{secret.var}_FILE")]
+    return (*out, *(v for s in REGISTRY.values() for v in s.private_vars))

@@ -16,10 +16,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from healthchecks.rundir import STATE_FILE
 from healthchecks.rundir import run_dir as default_run_dir
+from healthchecks.state import FILE as STATE_FILE
 
-from . import stacks, users, values
+from . import services, stacks, users, values
 from .errors import UsageError
 from .hub import Hub
 from .services import DEFAULT_SERVICES, REGISTRY, Service
@@ -29,8 +29,8 @@ from .stacks import Stacks
 __all__ = ["Enabled", "Settings", "UsageError", "from_env"]
 
 ON_FATAL_CHOICES = ("stay", "exit")
-# Every variable deepdocker reads (README, "Environment variables"), besides the registry's port
-# and public switches. Each one that is set is checked for what a config line can hold first.
+# Every variable deepdocker reads (README, "Environment variables"), besides the registry's (ports,
+# switches, secrets and their _FILE, private ones). Each one set is checked for what a config line can hold first.
 VARIABLES = (
     "SERVICES",
     "DEEPDOCKER_BIND",
@@ -38,28 +38,27 @@ VARIABLES = (
     "DEEPDOCKER_ON_FATAL",
     "DEEPDOCKER_LIVENESS",
     "DEEPDOCKER_ON_DEMAND",
-    "JUPYTER_TOKEN",
-    "JUPYTER_TOKEN_FILE",
-    "JUPYTER_PASSWORD",
-    "JUPYTER_PASSWORD_FILE",
-    "JUPYTER_BASE_URL",
-    "NOTEBOOK_DIR",
-    "TENSORBOARD_LOGDIR",
-    "PASSWORD",
-    "PASSWORD_FILE",
-    "DISABLE_AUTH",
     "NB_USER",
     "NB_UID",
     "NB_GID",
     "SHARED_DIR",
-    "SSH_AUTHORIZED_KEYS",
-    "SSH_HOST_KEY_DIR",
     *stacks.VARIABLES,
     # Not deepdocker's, but they reach config files: HOME (the daemons' environment) and PATH (sshd's SetEnv).
     "HOME",
     "PATH",
 )
-SECRETS = ("JUPYTER_TOKEN", "JUPYTER_PASSWORD", "PASSWORD")
+# The registry's: never shown in an error.
+SECRETS = tuple(secret.var for secret in services.secrets())
+
+
+def registry_variables() -> tuple[str, ...]:
+    """The variables the registry's entries declare."""
+    out: list[str] = []
+    for svc in REGISTRY.values():
+        out += [svc.port_var, *(v for v in (svc.public_var, svc.auth_off_var) if v), *svc.knobs]
+    return tuple(dict.fromkeys((*out, *services.private_vars())))
+
+
 # A token is all that stands between the network and a notebook: not one a person could guess.
 MIN_TOKEN = 8
 # A secret file is a few bytes: /dev/zero or a log file is a mistake, not a secret.
@@ -86,6 +85,15 @@ class Enabled:
     public: bool
     # Not spawned at start: Jupyter's proxy starts it on its first request (Service.on_demand).
     on_demand: bool = False
+    # Its own login is on: a public service with one (Service.secrets), unless auth_off_var or hub
+    # mode turned it off.
+    own_login: bool = False
+
+    @property
+    def proxied(self) -> bool:
+        """Served at /<name>/ behind Jupyter's login (jupyter-server-proxy): one with no login of its
+        own, unless published with a login of its own (Service.public_var and Service.secrets)."""
+        return not self.public or (self.service.public_var is not None and not self.own_login)
 
 
 @dataclass(frozen=True)
@@ -99,14 +107,10 @@ class Settings:
     # when that is not writable (an arbitrary `docker run --user` UID).
     nb_home: str
     notebook_dir: str
-    # "" when Jupyter takes a password only.
-    jupyter_token: str
-    # True when the token was made up here and must be shown once.
-    token_generated: bool
-    jupyter_password: str | None
-    rstudio_password: str | None
-    rstudio_password_generated: bool
-    disable_auth: bool
+    # The registry's secrets (Service.secrets) that are set or were generated, by variable.
+    secrets: Mapping[str, str]
+    # Those made up here, to be shown once.
+    generated: tuple[str, ...]
     jupyter_base_url: str
     tensorboard_logdir: str
     ssh_host_key_dir: Path
@@ -141,6 +145,9 @@ class Settings:
     def essential(self) -> tuple[str, ...]:
         """The enabled services the container lives for (Service.essential)."""
         return tuple(e.service.name for e in self.enabled if e.service.essential)
+
+    def secret(self, var: str) -> str:
+        return self.secrets.get(var, "")
 
     def get(self, name: str) -> Enabled | None:
         return next((e for e in self.enabled if e.service.name == name), None)
@@ -400,8 +407,7 @@ def _inside(path: str, folder: str | None) -> bool:
 
 def check_values(env: Mapping[str, str]) -> None:
     """What every set variable may hold at all, before any of them means anything."""
-    switches = [s.public_var for s in REGISTRY.values() if s.public_var]
-    for var in (*VARIABLES, *(s.port_var for s in REGISTRY.values()), *switches):
+    for var in (*VARIABLES, *registry_variables()):
         raw = env.get(var)
         if raw is None:
             continue
@@ -456,12 +462,17 @@ def from_env(env: Mapping[str, str], path: str | None = None) -> Settings:
     if on_fatal not in ON_FATAL_CHOICES:
         raise UsageError("DEEPDOCKER_ON_FATAL", on_fatal, "unknown policy", " or ".join(ON_FATAL_CHOICES))
 
-    token = read_secret(env, "JUPYTER_TOKEN", account)
-    password = read_secret(env, "JUPYTER_PASSWORD", account, spaces=True)
-    rstudio_password = read_secret(env, "PASSWORD", account, spaces=True)
-    disable_auth = parse_bool("DISABLE_AUTH", env.get("DISABLE_AUTH"))
-    # Checked whether or not the service is enabled: a typo is a typo.
+    # Read whether or not the service is enabled: a typo is a typo.
+    given = {}
+    for secret in services.secrets():
+        value = read_secret(env, secret.var, account, spaces=secret.password)
+        if value is not None:
+            given[secret.var] = value
     public = {n: s.public_var is None or parse_bool(s.public_var, env.get(s.public_var)) for n, s in REGISTRY.items()}
+    auth_off = {
+        n: s.auth_off_var is not None and parse_bool(s.auth_off_var, env.get(s.auth_off_var))
+        for n, s in REGISTRY.items()
+    }
     base_url = parse_base_url(env.get("JUPYTER_BASE_URL", "/"))
 
     if not is_root and "HOME" in env:
@@ -508,9 +519,14 @@ def from_env(env: Mapping[str, str], path: str | None = None) -> Settings:
         user = account.name if (is_root and svc.runs_as == "notebook" and account.name != "root") else None
         own_bind = bind if public[name] else "127.0.0.1"
         lazy = on_demand and svc.on_demand and not public[name]
-        enabled.append(Enabled(svc, available[name], ports[name], user, nb_home, own_bind, public[name], lazy))
+        login = public[name] and (svc.public_var is None or bool(svc.secrets)) and not auth_off[name]
+        enabled.append(Enabled(svc, available[name], ports[name], user, nb_home, own_bind, public[name], lazy, login))
 
-    rstudio_generated = "rstudio" in names and not disable_auth and rstudio_password is None
+    made = {}
+    for e in enabled:
+        for secret in e.service.secrets:
+            if secret.generate and e.own_login and secret.var not in given and secret.unless not in given:
+                made[secret.var] = secrets.token_hex(24) if not secret.password else secrets.token_urlsafe(12)
     return Settings(
         run_dir=run_dir,
         bind=bind,
@@ -518,12 +534,8 @@ def from_env(env: Mapping[str, str], path: str | None = None) -> Settings:
         account=account,
         nb_home=nb_home,
         notebook_dir=notebook_dir,
-        jupyter_token=token if token is not None else ("" if password else secrets.token_hex(24)),
-        token_generated=token is None and not password,
-        jupyter_password=password,
-        rstudio_password=secrets.token_urlsafe(12) if rstudio_generated else rstudio_password,
-        rstudio_password_generated=rstudio_generated,
-        disable_auth=disable_auth,
+        secrets={**given, **made},
+        generated=tuple(made),
         jupyter_base_url=base_url,
         tensorboard_logdir=logdir,
         ssh_host_key_dir=host_key_dir,

@@ -162,22 +162,26 @@ def table(report: dict) -> str:
     return "\n".join(out)
 
 
-def login_line(directory: str, report: dict) -> str | None:
-    """Jupyter's login URL, for a person at a terminal who may read the token file.
+def login_lines(directory: str) -> list[str]:
+    """The services' login URLs (healthchecks.state, `login`), for a person at a terminal who may
+    read their token files.
 
     Only on a terminal: Docker keeps HEALTHCHECK output in `docker inspect`, a log.
     """
-    jupyter = report["services"].get("jupyter")
     try:
-        with open(f"{directory}/jupyter/token") as f:
-            token = f.read().strip()
-        spec = read_state(directory).services["jupyter"]
-    except (OSError, NotRunning, KeyError):
-        return None
-    if not jupyter or not token:
-        return None
-    base = spec.target[: -len("api")]
-    return f"jupyter login: http://{spec.host}:{spec.port}{base}lab?token={token}"
+        logins = read_state(directory).logins
+    except NotRunning:
+        return []
+    out = []
+    for name, url, token_file in logins:
+        try:
+            with open(token_file) as f:
+                token = f.read().strip()
+        except OSError:
+            continue
+        if token:
+            out.append(f"{name} login: {url}{token}")
+    return out
 
 
 def parse_args(args: list[str]) -> tuple[bool, float | None, bool, bool]:
@@ -245,9 +249,8 @@ def main(argv: list[str] | None = None) -> int:
             print(json.dumps(report, indent=1))
         else:
             print(table(report))
-            login = login_line(directory, report) if sys.stdout.isatty() else None
-            if login:
-                print(login)
+            for line in login_lines(directory) if sys.stdout.isatty() else ():
+                print(line)
     except BrokenPipeError:  # `deepdocker-health | head`
         sys.stderr.close()
     return 0 if report["healthy"] else 1

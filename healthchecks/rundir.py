@@ -25,13 +25,10 @@ def run_dir(env=os.environ) -> str:
     return f"{IMAGE_RUN_DIR}/{os.getuid()}" if shared else f"/tmp/deepdocker-{os.getuid()}"
 
 
-STATE_FILE = FILE
-
-
 def state_dir(env=os.environ) -> str:
     """Where deepdocker-health looks: the run dir, or, for a user with no start of its own, the
     image's (a root start's: `docker exec -u jovyan`, sudo -u, an SSH session)."""
     own = run_dir(env)
-    if env.get("DEEPDOCKER_RUN_DIR") or os.geteuid() == 0 or os.path.exists(f"{own}/{STATE_FILE}"):
+    if env.get("DEEPDOCKER_RUN_DIR") or os.geteuid() == 0 or os.path.exists(f"{own}/{FILE}"):
         return own
-    return IMAGE_RUN_DIR if os.path.exists(f"{IMAGE_RUN_DIR}/{STATE_FILE}") else own
+    return IMAGE_RUN_DIR if os.path.exists(f"{IMAGE_RUN_DIR}/{FILE}") else own

@@ -12,11 +12,15 @@ entrypoint validates every value before it gets here):
     NAME     PROBE HOST PORT TARGET START              one per enabled service (ServiceState)
     note     TEXT                                      something a person should know about this start
     live     NAME                                      a service the liveness view looks at
+    login    NAME URL FILE                             a service's login URL, completed with FILE's
+                                                       contents (its token) by one who may read it
 """
 
 from __future__ import annotations
 
 FILE = "services.tsv"
+# Record kinds: no service may take one of these names.
+KINDS = ("socket", "note", "live", "login")
 PROBES = ("http", "https", "listen")
 STARTS = ("now", "on-demand")
 
@@ -43,9 +47,10 @@ class ServiceState:
 
 class State:
     """One start: supervisord's socket, the enabled services by name (in order), the notes, and the
-    services the liveness view looks at (none named: all of them)."""
+    services the liveness view looks at (none named: all of them), and the logins: (name, URL, the
+    file whose contents complete the URL)."""
 
-    __slots__ = ("live", "notes", "services", "socket")
+    __slots__ = ("live", "logins", "notes", "services", "socket")
 
     def __init__(
         self,
@@ -53,18 +58,22 @@ class State:
         services: dict[str, ServiceState] | None = None,
         notes: list[str] | None = None,
         live: list[str] | None = None,
+        logins: list[tuple[str, str, str]] | None = None,
     ) -> None:
         self.socket = socket
         self.services = services if services is not None else {}
         self.notes = notes if notes is not None else []
         self.live = live if live is not None else []
+        self.logins = logins if logins is not None else []
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, State) and (self.socket, self.services, self.notes, self.live) == (
-            other.socket, other.services, other.notes, other.live)  # fmt: skip
+        return isinstance(other, State) and self.fields() == other.fields()
+
+    def fields(self) -> tuple:
+        return (self.socket, self.services, self.notes, self.live, self.logins)
 
     def __repr__(self) -> str:
-        return f"State({self.socket!r}, {self.services!r}, {self.notes!r}, {self.live!r})"
+        return f"State{self.fields()!r}"
 
 
 def dumps(state: State) -> str:
@@ -72,8 +81,9 @@ def dumps(state: State) -> str:
     records: list[tuple[object, ...]] = [("socket", state.socket)]
     records += [("live", name) for name in state.live]
     records += [("note", text) for text in state.notes]
+    records += [("login", *login) for login in state.logins]
     for s in state.services.values():
-        if s.name in ("socket", "note", "live") or s.probe not in PROBES or s.start not in STARTS:
+        if s.name in KINDS or s.probe not in PROBES or s.start not in STARTS:
             raise ValueError(f"not a service record: {s!r}")
         records.append(s.fields())
     lines = []
@@ -98,6 +108,8 @@ def loads(text: str) -> State:
             state.notes.append(fields[1])
         elif kind == "live" and len(fields) == 2:
             state.live.append(fields[1])
+        elif kind == "login" and len(fields) == 4:
+            state.logins.append((fields[1], fields[2], fields[3]))
         elif len(fields) == 6 and fields[3].isdigit():
             name, probe, host, port, target, start = fields
             state.services[name] = ServiceState(name, probe, host, int(port), target, start)

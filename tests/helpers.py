@@ -13,6 +13,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from entrypoint.services import REGISTRY
+
 # The environment under test (make test's .venv), named explicitly: never the caller's PATH.
 BIN = Path(sys.executable).parent
 ENTRYPOINT = str(BIN / "deepdocker-entrypoint")
@@ -80,8 +82,8 @@ class Stack:
     ):
         self.tmp = tmp
         self.run_dir = tmp / "run"
-        jp, tp, sp, rp = free_ports(4)
-        self.ports = {"jupyter": jp, "tensorboard": tp, "sshd": sp, "rstudio": rp}
+        # A free port for every registry service, through its own port variable.
+        self.ports = dict(zip(REGISTRY, free_ports(len(REGISTRY)), strict=True))
         notebooks = tmp / "notebooks"
         notebooks.mkdir(exist_ok=True)
         home = tmp / "home"
@@ -91,10 +93,7 @@ class Stack:
             "SERVICES": services,
             "DEEPDOCKER_RUN_DIR": str(self.run_dir),
             "DEEPDOCKER_BIND": "127.0.0.1",
-            "JUPYTER_PORT": str(jp),
-            "TENSORBOARD_PORT": str(tp),
-            "SSHD_PORT": str(sp),
-            "RSTUDIO_PORT": str(rp),
+            **{REGISTRY[name].port_var: str(port) for name, port in self.ports.items()},
             "NOTEBOOK_DIR": str(notebooks),
             # Every daemon up at start, so each test sees them all; tests/host/test_on_demand.py
             # covers TensorBoard's default, a start on its first request.

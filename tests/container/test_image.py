@@ -11,12 +11,13 @@ import urllib.request
 
 import pytest
 
+from entrypoint.services import REGISTRY
 from tests.container.tracked import docker
 from tests.helpers import wait_until
 
 pytestmark = pytest.mark.container
 
-PORTS = {"jupyter": 8888, "tensorboard": 6006, "sshd": 22, "rstudio": 8787}
+PORTS = {name: s.default_port for name, s in REGISTRY.items()}
 TOKEN = "image-test-token-0123456789"
 
 
@@ -30,14 +31,15 @@ def installed(image) -> list[str]:
 def answers(c, name: str) -> bool:
     """The service answers from outside the container, where users reach it."""
     if name == "sshd":
-        with socket.create_connection(("127.0.0.1", c.port(22)), timeout=5) as s:
+        with socket.create_connection(("127.0.0.1", c.port(PORTS["sshd"])), timeout=5) as s:
             return s.recv(64).startswith(b"SSH-2.0-")
     if name == "rstudio":
-        with urllib.request.urlopen(f"http://127.0.0.1:{c.port(8787)}/health-check", timeout=10) as r:
+        with urllib.request.urlopen(f"http://127.0.0.1:{c.port(PORTS['rstudio'])}/health-check", timeout=10) as r:
             return r.status == 200
     # TensorBoard is served behind Jupyter's login (its own port is loopback only).
     path = "/api/status" if name == "jupyter" else "/tensorboard/"
-    req = urllib.request.Request(f"http://127.0.0.1:{c.port(8888)}{path}", headers={"Authorization": f"token {TOKEN}"})
+    url = f"http://127.0.0.1:{c.port(PORTS['jupyter'])}{path}"
+    req = urllib.request.Request(url, headers={"Authorization": f"token {TOKEN}"})
     with urllib.request.urlopen(req, timeout=10) as r:
         return r.status == 200
 
@@ -137,7 +139,8 @@ def test_healthcheck_is_exec_form_with_explicit_timings(image):
     check = config["Healthcheck"]
     assert check["Test"] == ["CMD", "/opt/deepdocker/venv/bin/deepdocker-health", "--live"]
     assert check["Interval"] and check["Timeout"] and check["StartPeriod"] and check["Retries"]
-    assert set(config["ExposedPorts"]) == {"8888/tcp", "6006/tcp", "8787/tcp", "22/tcp"}
+    # The services with a login of their own: the others listen on loopback, behind Jupyter's.
+    assert set(config["ExposedPorts"]) == {f"{s.default_port}/tcp" for s in REGISTRY.values() if not s.public_var}
     assert config["Labels"]["org.opencontainers.image.title"] == "deepdocker"
 
 

@@ -298,10 +298,11 @@ def test_jupyter_password_is_stored_hashed_and_logs_in(tmp_path):
 
 
 def test_login_url_only_for_a_terminal(stack):
-    from healthchecks.cli import login_line
+    from healthchecks.cli import login_lines
 
     token = stack.token()
-    assert token in login_line(str(stack.run_dir), stack.report())
+    port = stack.ports["jupyter"]
+    assert login_lines(str(stack.run_dir)) == [f"jupyter login: http://127.0.0.1:{port}/lab?token={token}"]
     # Piped (as Docker's HEALTHCHECK runs it): no token in the output Docker keeps.
     assert token not in stack.health().stdout
 

@@ -16,14 +16,14 @@ from healthchecks.cli import read_state
 
 # What a field may hold: any text but the separators (the entrypoint validates values before).
 field = st.text(st.characters(blacklist_characters="\t\n\r", blacklist_categories=("Cs",)), min_size=1)
-names = field.filter(lambda n: n not in ("socket", "note", "live"))
+names = field.filter(lambda n: n not in state.KINDS)
 services = st.builds(
     state.ServiceState, names, st.sampled_from(state.PROBES), field, st.integers(1, 65535), field,
     st.sampled_from(state.STARTS),
 )  # fmt: skip
 states = st.builds(
     state.State, field, st.lists(services, unique_by=lambda s: s.name).map(lambda ss: {s.name: s for s in ss}),
-    st.lists(field), st.lists(names),
+    st.lists(field), st.lists(names), st.lists(st.tuples(names, field, field)),
 )  # fmt: skip
 
 
@@ -45,6 +45,8 @@ def test_a_start_writes_a_state_the_probe_reads(tmp_path, base_env):
     assert list(got.services) == ["jupyter", "tensorboard", "sshd"] and got.live == ["jupyter"]
     assert got.services["jupyter"] == state.ServiceState("jupyter", "http", "127.0.0.1", 8888, "/api", "now")
     assert got.services["sshd"].probe == "listen" and got.services["sshd"].target == "-"
+    url = "http://127.0.0.1:8888/lab?token="
+    assert got.logins == [("jupyter", url, str(settings.run_dir / "jupyter" / "token"))]
 
 
 def test_reading_it_imports_nothing():

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import re
 import shlex
 from pathlib import Path
 
@@ -23,12 +24,13 @@ from supervisor.options import ServerOptions
 
 from entrypoint import cli
 from entrypoint.services import REGISTRY
-from entrypoint.settings import SECRETS, VARIABLES
+from entrypoint.settings import SECRETS, VARIABLES, registry_variables
 
 PORT_VARS = {s.port_var: name for name, s in REGISTRY.items()}
 SWITCHES = tuple(s.public_var for s in REGISTRY.values() if s.public_var)
-EVERY_VARIABLE = (*VARIABLES, *PORT_VARS, *SWITCHES)
-ALL = "jupyter,tensorboard,sshd,rstudio"
+# Every variable deepdocker reads: its own and each registry entry's (ports, switches, secrets, knobs).
+EVERY_VARIABLE = tuple(dict.fromkeys((*VARIABLES, *registry_variables())))
+ALL = ",".join(REGISTRY)
 
 # What an attacker or a careless user types.
 NASTY = [
@@ -172,7 +174,8 @@ def check_meaning(var: str, value: str, progs: dict, text: str) -> None:
     elif var == "JUPYTER_BASE_URL":
         assert f"--ServerApp.base_url={value if value.endswith('/') else value + '/'}" in argv["jupyter"]
     elif var in PORT_VARS and PORT_VARS[var] in progs and var != "SSHD_PORT":  # sshd's is in sshd_config
-        assert f"--{'www-' if var == 'RSTUDIO_PORT' else ''}port={int(value)}" in argv[PORT_VARS[var]]
+        # --port=N, --www-port=N, --bind-addr=HOST:N: the port, whole, as the value of an option.
+        assert any(re.fullmatch(rf"--[a-z-]+=(\S+:)?{int(value)}", arg) for arg in argv[PORT_VARS[var]])
     elif var == "DEEPDOCKER_BIND":
         assert f"--ip={value}" in argv["jupyter"]
     elif var == "NB_USER" and value == "root":  # knowingly: root, with --allow-root

@@ -146,11 +146,11 @@ def test_root_drops_notebook_services_to_nb_user(tmp_path, settings):
 def test_rstudio_login_stays_on_unless_disabled(tmp_path, settings):
     s = settings(SERVICES=ALL)
     assert "--auth-none=1" not in programs(parse(tmp_path, render(s)))["rstudio"].command
-    s = dataclasses.replace(s, disable_auth=True)
+    s = settings(SERVICES=ALL, DISABLE_AUTH="true")
     assert "--auth-none=1" in shlex.split(programs(parse(tmp_path, render(s)))["rstudio"].command)
 
 
 def test_rstudio_password_is_never_in_the_config(tmp_path, settings):
     s = settings(SERVICES=ALL)
-    s = dataclasses.replace(s, rstudio_password="pw-for-rstudio-123")
+    s = dataclasses.replace(s, secrets={**s.secrets, "PASSWORD": "pw-for-rstudio-123"})
     assert "pw-for-rstudio-123" not in render(s)

@@ -77,17 +77,17 @@ def test_from_env_resolves_programs_and_defaults(base_env, stand_ins):
     assert s.names == ("jupyter", "sshd")
     assert s.get("jupyter").port == 8888 and s.get("jupyter").exe == str(stand_ins / "jupyter-lab")
     assert s.get("sshd").exe == str(stand_ins / "sshd")
-    assert s.token_generated and len(s.jupyter_token) >= 32
+    assert s.generated == ("JUPYTER_TOKEN",) and len(s.secret("JUPYTER_TOKEN")) >= 32
     assert s.notebook_dir == base_env["HOME"]
     assert s.on_fatal == "stay"
 
 
 def test_token_from_env_and_file(tmp_path, base_env):
-    assert from_env({**base_env, "JUPYTER_TOKEN": "abc123abc"}).jupyter_token == "abc123abc"
+    assert from_env({**base_env, "JUPYTER_TOKEN": "abc123abc"}).secret("JUPYTER_TOKEN") == "abc123abc"
     f = tmp_path / "tok"
     f.write_text("fromfile\n")
     s = from_env({**base_env, "JUPYTER_TOKEN_FILE": str(f)})
-    assert s.jupyter_token == "fromfile" and not s.token_generated
+    assert s.secret("JUPYTER_TOKEN") == "fromfile" and not s.generated
 
 
 @pytest.mark.parametrize(
@@ -115,14 +115,18 @@ def test_bad_environment(base_env, env, var):
 def test_rstudio_password_generated_only_when_needed(base_env):
     env = {**base_env, "SERVICES": "jupyter"}
     s = from_env(env)
-    assert s.rstudio_password is None and not s.rstudio_password_generated
+    assert "PASSWORD" not in s.secrets and "PASSWORD" not in s.generated
+    s = from_env({**env, "SERVICES": "jupyter,rstudio"})
+    assert "PASSWORD" in s.generated and len(s.secret("PASSWORD")) >= 12
+    s = from_env({**env, "SERVICES": "jupyter,rstudio", "DISABLE_AUTH": "true"})
+    assert "PASSWORD" not in s.secrets and not s.get("rstudio").own_login
     s = from_env({**env, "PASSWORD": "my own pass"})
-    assert s.rstudio_password == "my own pass"
+    assert s.secret("PASSWORD") == "my own pass" and "PASSWORD" not in s.generated
 
 
 def test_password_replaces_the_generated_token(base_env):
     s = from_env({**base_env, "SERVICES": "jupyter", "JUPYTER_PASSWORD": "long pass phrase"})
-    assert s.jupyter_token == "" and not s.token_generated and s.jupyter_password == "long pass phrase"
+    assert s.secret("JUPYTER_TOKEN") == "" and not s.generated and s.secret("JUPYTER_PASSWORD") == "long pass phrase"
 
 
 def test_tensorboard_listens_on_loopback_unless_public(base_env):

@@ -240,7 +240,7 @@ def test_a_hub_start_is_the_single_user_server_behind_the_hubs_login(tmp_path, b
     singleuser.chmod(0o755)
     env = {**base_env, **HUB_ENV, "SERVICES": "jupyter,tensorboard"}
     settings, command = cli.configure(env, argv)
-    assert command == [] and settings.hub is not None and not settings.token_generated
+    assert command == [] and settings.hub is not None and not settings.generated
     progs = programs(settings, tmp_path)
     jupyter = shlex.split(progs["jupyter"].command)
     assert jupyter[0] == str(singleuser)
@@ -272,7 +272,7 @@ def test_in_hub_mode_every_service_sits_behind_the_hub_and_only_jupyter_holds_it
     rstudio = shlex.split(progs["rstudio"].command)
     assert "--auth-none=1" in rstudio and "--www-address=127.0.0.1" in rstudio
     assert "--www-root-path=/user/alice/rstudio/" in rstudio
-    assert settings.rstudio_password is None
+    assert "PASSWORD" not in settings.secrets and not settings.generated
     servers = prepare.jupyter_config(settings, settings.get("jupyter"))["ServerProxy"]["servers"]
     assert set(servers) == {"tensorboard", "rstudio"}
     assert servers["rstudio"]["port"] == settings.get("rstudio").port
