@@ -24,7 +24,9 @@ export WHEELHOUSE WHEELHOUSE_PORT
 TRUST_HOST_CAS ?= 1
 HOST_CA_BUNDLE ?= /etc/ssl/certs/ca-certificates.crt
 COMPOSE ?= $(shell docker compose version >/dev/null 2>&1 && echo "docker compose" || echo docker-compose)
-IMAGE_ARGS = --build-arg "FRAMEWORKS=$(FRAMEWORKS)" --build-arg "INSTALL_RSTUDIO=$(INSTALL_RSTUDIO)" --build-arg "INSTALL_TEX=$(INSTALL_TEX)"
+INSTALL_CODE ?= auto
+IMAGE_ARGS = --build-arg "FRAMEWORKS=$(FRAMEWORKS)" --build-arg "INSTALL_RSTUDIO=$(INSTALL_RSTUDIO)" --build-arg "INSTALL_TEX=$(INSTALL_TEX)" \
+	--build-arg "INSTALL_CODE=$(INSTALL_CODE)"
 
 .DEFAULT_GOAL := help
 
@@ -42,6 +44,10 @@ $(VENV)/.installed: setup.cfg pyproject.toml
 	if command -v npm >/dev/null; then NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt \
 	  npm install --loglevel=error --no-audit --no-fund --prefix $(VENV)/node \
 	  configurable-http-proxy@$(CHP_VERSION) || echo "npm install failed: the hub tests will say so"; fi
+	# code-server for SERVICES=code in host mode, as the image gets it (on a Node.js of its own, from
+	# the npm registry); without it the code host tests say why and skip (not in CI, where they fail).
+	INSTALL_CODE=auto CODE_PREFIX=$(abspath $(VENV))/code scripts/install-code.sh
+	if [ -x $(VENV)/code/bin/code-server ]; then ln -sf ../code/bin/code-server $(VENV)/bin/code-server; fi
 	touch $@
 
 .PHONY: venv

@@ -42,8 +42,11 @@ def services_table() -> str:
     for svc in REGISTRY.values():
         daemon = svc.summary
         if svc.public_var:
-            own = "with its own password, " if svc.secrets else ""
-            daemon += f", {_behind(svc)} (its own port, {own}only on loopback unless `{svc.public_var}=true`)"
+            if svc.secrets:
+                own = f"its own port, with its own password, only when `{svc.public_var}=true`"
+            else:
+                own = f"its own port only on loopback unless `{svc.public_var}=true`"
+            daemon += f", {_behind(svc)} ({own})"
         if svc.on_demand:
             daemon += "; started on its first request"
         runs_as = "`NB_USER`" if svc.runs_as == "notebook" else "root (switches per login)"

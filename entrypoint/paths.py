@@ -83,6 +83,10 @@ class Paths:
     def authorized_keys(self) -> Path:
         return self.run_dir / "authorized_keys"
 
+    def secret(self, e, var: str) -> Path:
+        """Where a secret handed over in a file (services.Secret.in_file) lies for `e`, an Enabled."""
+        return self.run_dir / "secrets" / e.service.name / var
+
     @property
     def rstudio_data(self) -> Path:
         return self.run_dir / "rstudio"

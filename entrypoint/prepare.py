@@ -254,6 +254,23 @@ def rstudio_notices(settings: Settings, e: Enabled) -> list[str]:
     return [f"RStudio login {settings.nb_user}, password (generated, shown once): {settings.secret('PASSWORD')}"]
 
 
+def hand_over_secrets(settings: Settings, paths: Paths) -> None:
+    """The secrets a daemon reads from a file (services.Secret.in_file), in a folder of its own made
+    afresh at every start, readable by the daemon's user alone; none left from an earlier start."""
+    folder = paths.run_dir / "secrets"
+    fresh_dir(folder, 0o711)
+    for e in settings.enabled:
+        secrets = [s for s in e.service.secrets if s.in_file and e.own_login and settings.secret(s.var)]
+        if not secrets:
+            continue
+        own = folder / e.service.name
+        own.mkdir(0o700)
+        for secret in secrets:
+            write_file(paths.secret(e, secret.var), settings.secret(secret.var), 0o600, e.user)
+        if e.user:
+            chown(own, e.user)
+
+
 def setup_account(settings: Settings) -> None:
     """The notebook account as asked (root only): renamed, remapped, sudo, CHOWN_HOME/CHOWN_EXTRA;
     and the empty shared folder Docker made, handed over."""
@@ -313,6 +330,7 @@ def prepare(settings: Settings, config_text: str) -> Paths:
         write_file(paths.passwd, users.nss_passwd(settings.account), 0o644)
     if any(e.on_demand for e in settings.enabled):
         make_wake_fifo(settings, paths)
+    hand_over_secrets(settings, paths)
     for e in settings.enabled:
         if e.service.preparer:
             hook(e.service.preparer)(settings, e, paths)

@@ -68,6 +68,10 @@ class Secret:
     unless: str | None = None
     # For the README: what it is and what it may hold.
     doc: str = ""
+    # Handed to the daemon in a file: while its login is on, written to
+    # $DEEPDOCKER_RUN_DIR/secrets/<service>/<VAR> (0600, the daemon's user's) at every start; the
+    # template names it as `paths.secret(e, VAR)`.
+    in_file: bool = False
 
 
 @dataclass(frozen=True)
@@ -190,6 +194,28 @@ REGISTRY: dict[str, Service] = {
             own_dirs=("/opt/deepdocker/tensorboard/bin",),
             knobs={"TENSORBOARD_LOGDIR": ("`$NOTEBOOK_DIR/logs`", "what TensorBoard shows (need not exist yet)")},
             summary="TensorBoard",
+        ),
+        Service(
+            name="code",
+            program="code-server",
+            port_var="CODE_PORT",
+            default_port=8443,
+            probe=Probe("http", path="/healthz"),
+            public_var="CODE_PUBLIC",
+            secrets=(
+                Secret(
+                    "CODE_PASSWORD",
+                    password=True,
+                    generate=True,
+                    in_file=True,
+                    doc="VS Code's own password, asked for only when `CODE_PUBLIC=true` publishes its port",
+                ),
+            ),
+            # Opened by few sessions, ~150 MiB once a window is open: started on first use.
+            on_demand=True,
+            # scripts/install-code.sh: code-server on a Node.js of its own.
+            own_dirs=("/opt/deepdocker/code/bin",),
+            summary="VS Code in the browser (code-server), opening the notebook folder",
         ),
         Service(
             name="rstudio",
