@@ -25,8 +25,9 @@ TRUST_HOST_CAS ?= 1
 HOST_CA_BUNDLE ?= /etc/ssl/certs/ca-certificates.crt
 COMPOSE ?= $(shell docker compose version >/dev/null 2>&1 && echo "docker compose" || echo docker-compose)
 INSTALL_CODE ?= auto
+INSTALL_SHINY_SERVER ?= auto
 IMAGE_ARGS = --build-arg "FRAMEWORKS=$(FRAMEWORKS)" --build-arg "INSTALL_RSTUDIO=$(INSTALL_RSTUDIO)" --build-arg "INSTALL_TEX=$(INSTALL_TEX)" \
-	--build-arg "INSTALL_CODE=$(INSTALL_CODE)"
+	--build-arg "INSTALL_CODE=$(INSTALL_CODE)" --build-arg "INSTALL_SHINY_SERVER=$(INSTALL_SHINY_SERVER)"
 
 .DEFAULT_GOAL := help
 
@@ -48,6 +49,9 @@ $(VENV)/.installed: setup.cfg pyproject.toml
 	# the npm registry); without it the code host tests say why and skip (not in CI, where they fail).
 	INSTALL_CODE=auto CODE_PREFIX=$(abspath $(VENV))/code scripts/install-code.sh
 	if [ -x $(VENV)/code/bin/code-server ]; then ln -sf ../code/bin/code-server $(VENV)/bin/code-server; fi
+	# shiny-apps (SERVICES=shiny) for host mode, where R and its shiny package are installed.
+	SHINY_PREFIX=$(abspath $(VENV))/shiny scripts/install-shiny.sh
+	if [ -x $(VENV)/shiny/bin/shiny-apps ]; then ln -sf ../shiny/bin/shiny-apps $(VENV)/bin/shiny-apps; fi
 	touch $@
 
 .PHONY: venv

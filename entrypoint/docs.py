@@ -79,6 +79,9 @@ def variables_table() -> str:
             )
         for var, (default, meaning) in svc.knobs.items():
             rows.append(f"| `{var}` | {name} | {default or DASH} | {meaning} |")
+        for var, (default, meaning) in svc.folders.items():
+            meaning += " (an absolute path; need not exist yet)"
+            rows.append(f"| `{var}` | {name} | `$NOTEBOOK_DIR/{default}` | {meaning} |")
     return "\n".join(rows)
 
 

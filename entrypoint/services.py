@@ -106,6 +106,9 @@ class Service:
     knobs: dict[str, tuple[str, str]] = field(default_factory=dict)
     # Those of them that no daemon's environment gets (they are the entrypoint's).
     private_vars: tuple[str, ...] = ()
+    # Variables naming a folder it serves: var -> (default under the notebook folder, meaning).
+    # Checked as an absolute path; the template reads `settings.folders[var]`. Need not exist yet.
+    folders: dict[str, tuple[str, str]] = field(default_factory=dict)
     # A switch that turns its own login off (a warning at every start).
     auth_off_var: str | None = None
     # Served under JUPYTER_BASE_URL: a relative probe path is relative to it.
@@ -216,6 +219,19 @@ REGISTRY: dict[str, Service] = {
             # scripts/install-code.sh: code-server on a Node.js of its own.
             own_dirs=("/opt/deepdocker/code/bin",),
             summary="VS Code in the browser (code-server), opening the notebook folder",
+        ),
+        Service(
+            name="shiny",
+            program="shiny-apps",
+            port_var="SHINY_PORT",
+            default_port=3838,
+            probe=Probe("http", path="/"),
+            public_var="SHINY_PUBLIC",
+            on_demand=True,
+            # scripts/install-shiny.sh: Shiny Server where installed, else R's shiny package.
+            own_dirs=("/opt/deepdocker/shiny/bin",),
+            folders={"SHINY_APPS_DIR": ("shiny", "the Shiny app (R's shiny), or a folder of apps (Shiny Server)")},
+            summary="Shiny apps (Shiny Server where installed, else R's shiny package)",
         ),
         Service(
             name="rstudio",

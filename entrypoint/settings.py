@@ -55,7 +55,7 @@ def registry_variables() -> tuple[str, ...]:
     """The variables the registry's entries declare."""
     out: list[str] = []
     for svc in REGISTRY.values():
-        out += [svc.port_var, *(v for v in (svc.public_var, svc.auth_off_var) if v), *svc.knobs]
+        out += [svc.port_var, *(v for v in (svc.public_var, svc.auth_off_var) if v), *svc.knobs, *svc.folders]
     return tuple(dict.fromkeys((*out, *services.private_vars())))
 
 
@@ -117,6 +117,8 @@ class Settings:
     ssh_authorized_keys: str
     on_fatal: str
     is_root: bool
+    # The registry's folder variables (Service.folders), resolved: var -> absolute path.
+    folders: Mapping[str, str] = field(default_factory=dict)
     # Liveness restarts of hung daemons (entrypoint.watchdog); DEEPDOCKER_LIVENESS=false turns them off.
     liveness: bool = True
     shared: users.SharedFolder | None = None
@@ -501,6 +503,10 @@ def from_env(env: Mapping[str, str], path: str | None = None) -> Settings:
                 f"{account.name} (uid {account.uid}) may not open it",
                 "a folder the notebook user may read",
             )
+    folders = {}
+    for svc in REGISTRY.values():
+        for var, (default, _meaning) in svc.folders.items():
+            folders[var] = values.path(var, env[var]) if env.get(var) else os.path.join(notebook_dir, default)
     logdir = env.get("TENSORBOARD_LOGDIR") or os.path.join(notebook_dir, "logs")
     values.config("TENSORBOARD_LOGDIR", logdir, what="a folder or URL")
     host_key_dir = Path(values.plain_path("SSH_HOST_KEY_DIR", env.get("SSH_HOST_KEY_DIR") or str(run_dir / "sshd")))
@@ -542,6 +548,7 @@ def from_env(env: Mapping[str, str], path: str | None = None) -> Settings:
         ssh_authorized_keys=parse_authorized_keys(env.get("SSH_AUTHORIZED_KEYS", "")),
         on_fatal=on_fatal,
         is_root=is_root,
+        folders=folders,
         liveness=parse_bool("DEEPDOCKER_LIVENESS", env.get("DEEPDOCKER_LIVENESS", "true")),
         shared=shared,
         stacks=stack,

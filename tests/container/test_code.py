@@ -50,6 +50,7 @@ def test_vs_code_behind_jupyters_login_in_a_browser_settings_kept_in_home(contai
             env={"SERVICES": "jupyter,code", "JUPYTER_TOKEN": TOKEN, "NOTEBOOK_DIR": "/home/jovyan"},
             ports=[JUPYTER],
             opts=["-v", f"{home}:/home/jovyan"],
+            expected=browser.PROXY_CLOSED,
         )
         c.wait_health()
         assert c.exec("deepdocker-health").returncode == 0

@@ -36,8 +36,8 @@ def answers(c, name: str) -> bool:
     if name == "rstudio":
         with urllib.request.urlopen(f"http://127.0.0.1:{c.port(PORTS['rstudio'])}/health-check", timeout=10) as r:
             return r.status == 200
-    # TensorBoard is served behind Jupyter's login (its own port is loopback only).
-    path = "/api/status" if name == "jupyter" else "/tensorboard/"
+    # The others are served behind Jupyter's login (their own ports are loopback only).
+    path = "/api/status" if name == "jupyter" else f"/{name}/"
     url = f"http://127.0.0.1:{c.port(PORTS['jupyter'])}{path}"
     req = urllib.request.Request(url, headers={"Authorization": f"token {TOKEN}"})
     with urllib.request.urlopen(req, timeout=10) as r:
@@ -50,8 +50,8 @@ def test_services_run_healthy_and_answer(containers, installed, services):
     c.wait_health("healthy")
     enabled = installed if services == "all" else services.split(",")
     assert {"jupyter", "tensorboard", "sshd"} <= set(installed)
-    # With Jupyter, TensorBoard waits for its first request (on demand): STOPPED until then.
-    lazy = {"tensorboard"} if "jupyter" in enabled and "tensorboard" in enabled else set()
+    # With Jupyter, TensorBoard, VS Code and Shiny wait for their first request (on demand): STOPPED until then.
+    lazy = {n for n in enabled if REGISTRY[n].on_demand} if "jupyter" in enabled else set()
 
     def states() -> dict[str, str]:
         status = c.exec("supervisorctl", "status")

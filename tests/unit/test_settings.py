@@ -71,6 +71,7 @@ def test_ports_default_and_collide():
         "jupyter": 8888,
         "tensorboard": 6006,
         "code": 8443,
+        "shiny": 3838,
         "rstudio": 8787,
         "sshd": 22,
     }
