@@ -24,10 +24,9 @@ export WHEELHOUSE WHEELHOUSE_PORT
 TRUST_HOST_CAS ?= 1
 HOST_CA_BUNDLE ?= /etc/ssl/certs/ca-certificates.crt
 COMPOSE ?= $(shell docker compose version >/dev/null 2>&1 && echo "docker compose" || echo docker-compose)
-INSTALL_CODE ?= auto
-INSTALL_SHINY_SERVER ?= auto
-IMAGE_ARGS = --build-arg "FRAMEWORKS=$(FRAMEWORKS)" --build-arg "INSTALL_RSTUDIO=$(INSTALL_RSTUDIO)" --build-arg "INSTALL_TEX=$(INSTALL_TEX)" \
-	--build-arg "INSTALL_CODE=$(INSTALL_CODE)" --build-arg "INSTALL_SHINY_SERVER=$(INSTALL_SHINY_SERVER)"
+# Every INSTALL_* switch given here, on make's command line or in the environment (INSTALL_CODE,
+# INSTALL_SHINY_SERVER, ...) reaches the build; one not given keeps its Dockerfile default.
+IMAGE_ARGS = --build-arg "FRAMEWORKS=$(FRAMEWORKS)" $(foreach v,$(sort $(filter INSTALL_%,$(.VARIABLES))),--build-arg "$(v)=$($(v))")
 
 .DEFAULT_GOAL := help
 

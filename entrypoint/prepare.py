@@ -26,7 +26,7 @@ from healthchecks import state as health_state
 from . import stacks, users, values
 from .paths import Paths
 from .services import hook
-from .settings import SSHD_PRIVSEP, Enabled, Settings
+from .settings import SSHD_PRIVSEP, Context, Enabled, Settings, UsageError, check_folder, parse_authorized_keys
 
 # How long Jupyter's proxy holds a first request to an on-demand service while it starts
 # (TensorBoard needs ~3 s alone, ~30 s with 8 containers starting on 2 cores).
@@ -113,8 +113,34 @@ def state(settings: Settings) -> str:
     return health_state.dumps(state)
 
 
+def tensorboard_settings(env: dict, context: Context) -> dict:
+    logdir = env.get("TENSORBOARD_LOGDIR") or os.path.join(context.notebook_dir, "logs")
+    return {"logdir": values.config("TENSORBOARD_LOGDIR", logdir, what="a folder or URL")}
+
+
+def sshd_settings(env: dict, context: Context) -> dict:
+    default = str(context.run_dir / "sshd")
+    host_key_dir = Path(values.plain_path("SSH_HOST_KEY_DIR", env.get("SSH_HOST_KEY_DIR") or default))
+    check_folder("SSH_HOST_KEY_DIR", host_key_dir)
+    keys = parse_authorized_keys(env.get("SSH_AUTHORIZED_KEYS", ""))
+    services = env.get("SERVICES", "")
+    if context.enabled and not context.is_root and not context.account.passwd:
+        uid = context.account.uid
+        raise UsageError(
+            "SERVICES", services, f"sshd needs an account, and uid {uid} has none", "root, or a uid with a passwd entry"
+        )
+    if context.enabled:
+        # sshd_config's SetEnv: the notebook's PATH in every session.
+        values.config("PATH", env.get("PATH", ""), limit=values.MAX_TEXT * 4, what="a PATH")
+        privsep_ro = not os.path.isdir(SSHD_PRIVSEP) and users.read_only(os.path.dirname(SSHD_PRIVSEP))
+        if context.is_root and privsep_ro:
+            accepted = "a writable /run for OpenSSH's /run/sshd (docker run --read-only: add --tmpfs /run)"
+            raise UsageError("SERVICES", services, "sshd, with /run read-only", accepted)
+    return {"host_key_dir": host_key_dir, "authorized_keys": keys}
+
+
 def sshd_config(settings: Settings, e: Enabled, paths: Paths) -> str:
-    key = settings.ssh_host_key_dir / "ssh_host_ed25519_key"
+    key = settings.own["sshd"]["host_key_dir"] / "ssh_host_ed25519_key"
     lines = [
         f"Port {e.port}",
         # None given: every address, IPv4 and IPv6 (sshd's own default).
@@ -141,7 +167,7 @@ def sshd_config(settings: Settings, e: Enabled, paths: Paths) -> str:
 
 
 def prepare_sshd(settings: Settings, e: Enabled, paths: Paths) -> None:
-    key_dir = settings.ssh_host_key_dir
+    key_dir = settings.own["sshd"]["host_key_dir"]
     make_dir(key_dir, 0o700)
     key = key_dir / "ssh_host_ed25519_key"
     if not key.exists():
@@ -154,7 +180,7 @@ def prepare_sshd(settings: Settings, e: Enabled, paths: Paths) -> None:
     if settings.is_root:
         # OpenSSH's privilege-separation directory; Debian's package expects it.
         make_dir(Path(SSHD_PRIVSEP), 0o755)
-    keys = settings.ssh_authorized_keys.strip()
+    keys = settings.own["sshd"]["authorized_keys"].strip()
     write_file(paths.authorized_keys, keys + "\n" if keys else "", 0o644)
     write_file(paths.sshd_config, sshd_config(settings, e, paths), 0o600)
 

@@ -6,8 +6,13 @@ enabled service, or of `settings`). Everything else is derived from these entrie
 port and switch validation, the secrets read (VAR or VAR_FILE) and kept from every daemon's
 environment, users, supervisord settings, the server-proxy entries behind Jupyter's login, the
 health state and probes, the README's service and security tables (`python -m entrypoint.docs`;
-a unit test fails when they disagree), and the ports the tests use. What a service must do
-before it starts, and what it says once at start, are functions named in its entry.
+a unit test fails when they disagree), and the ports the tests use. What a service checks of its
+own variables, what it must do before it starts, and what it says once at start, are functions
+named in its entry ("module:function"; entrypoint/prepare.py holds the present ones).
+
+Jupyter is the front door by design: the others sit behind its login (jupyter-server-proxy), and
+hub mode is JupyterHub's single-user Jupyter. Nothing else is named outside an entry, its
+template and its functions.
 """
 
 from __future__ import annotations
@@ -120,6 +125,10 @@ class Service:
     behind_hub: bool = False
     # "module:function" (settings, enabled, paths) run before supervisord starts: the files it needs.
     preparer: str | None = None
+    # "module:function" (env, Context) -> its own settings: checks its own variables (at every start,
+    # enabled or not: a typo is a typo; raising settings.UsageError) and gives what its template and
+    # preparer read as settings.own[name][key].
+    own_settings: str | None = None
     # "module:function" (settings, enabled) -> the lines it says once at start.
     notices: str | None = None
     # "module:function" (settings, enabled, paths) -> (URL, FILE) or None: the login URL that
@@ -196,6 +205,7 @@ REGISTRY: dict[str, Service] = {
             # Without TensorFlow to import (scripts/install-tensorboard.sh): ~200 MiB less.
             own_dirs=("/opt/deepdocker/tensorboard/bin",),
             knobs={"TENSORBOARD_LOGDIR": ("`$NOTEBOOK_DIR/logs`", "what TensorBoard shows (need not exist yet)")},
+            own_settings="entrypoint.prepare:tensorboard_settings",
             summary="TensorBoard",
         ),
         Service(
@@ -278,6 +288,7 @@ REGISTRY: dict[str, Service] = {
                 ),
             },
             private_vars=("SSH_AUTHORIZED_KEYS",),
+            own_settings="entrypoint.prepare:sshd_settings",
             preparer="entrypoint.prepare:prepare_sshd",
             summary="OpenSSH, key login only",
             login="public keys only (`SSH_AUTHORIZED_KEYS`, checked at start, or the user's mounted "

@@ -15,6 +15,7 @@ import stat
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from healthchecks.rundir import run_dir as default_run_dir
 from healthchecks.state import FILE as STATE_FILE
@@ -97,6 +98,17 @@ class Enabled:
 
 
 @dataclass(frozen=True)
+class Context:
+    """What a service's own settings (Service.own_settings) are checked against."""
+
+    enabled: bool
+    is_root: bool
+    account: users.Account
+    run_dir: Path
+    notebook_dir: str
+
+
+@dataclass(frozen=True)
 class Settings:
     run_dir: Path
     # "": every address, IPv4 and IPv6 (DEEPDOCKER_BIND unset).
@@ -112,9 +124,8 @@ class Settings:
     # Those made up here, to be shown once.
     generated: tuple[str, ...]
     jupyter_base_url: str
-    tensorboard_logdir: str
-    ssh_host_key_dir: Path
-    ssh_authorized_keys: str
+    # Each registry service's own settings (Service.own_settings), by name.
+    own: Mapping[str, Mapping[str, Any]]
     on_fatal: str
     is_root: bool
     # The registry's folder variables (Service.folders), resolved: var -> absolute path.
@@ -375,7 +386,7 @@ def parse_run_dir(raw: str) -> Path:
             f"too long for a unix socket path ({socket_path})",
             f"a path of at most {MAX_SOCKET_PATH - len('/supervisor.sock')} bytes",
         )
-    _check_folder("DEEPDOCKER_RUN_DIR", run_dir)
+    check_folder("DEEPDOCKER_RUN_DIR", run_dir)
     if run_dir.exists():
         accepted = "a new folder, an empty one, or one an earlier start made (it is re-moded and written)"
         if run_dir.stat().st_uid != os.geteuid():
@@ -385,7 +396,7 @@ def parse_run_dir(raw: str) -> Path:
     return run_dir
 
 
-def _check_folder(var: str, path: Path) -> None:
+def check_folder(var: str, path: Path) -> None:
     """A folder deepdocker may make and write: every part of the path that exists is a real
     folder, and the first of them is on a file system that can be written."""
     for part in (path, *path.parents):
@@ -443,13 +454,6 @@ def from_env(env: Mapping[str, str], path: str | None = None) -> Settings:
         )
     shared_path = users.shared_dir(env)
     shared = users.shared_folder(shared_path, account, is_root)
-    if "sshd" in names and not is_root and not account.passwd:
-        raise UsageError(
-            "SERVICES",
-            env.get("SERVICES", ""),
-            f"sshd needs an account, and uid {account.uid} has none",
-            "root, or a uid with a passwd entry",
-        )
 
     run_dir = parse_run_dir(default_run_dir(env))
     if _inside(str(run_dir), shared_path):
@@ -492,7 +496,7 @@ def from_env(env: Mapping[str, str], path: str | None = None) -> Settings:
     # Else the shared folder, where the notebook user can write it (not under --read-only).
     fallback = shared.path if shared is not None and shared.action in ("ok", "adopt") else nb_home
     notebook_dir = env.get("NOTEBOOK_DIR") or (account.home if home_ok else fallback)
-    if "jupyter" in names and env.get("NOTEBOOK_DIR"):
+    if env.get("NOTEBOOK_DIR"):  # every service's folder, Jupyter's root
         values.path("NOTEBOOK_DIR", notebook_dir)
         if not os.path.isdir(notebook_dir):
             raise UsageError("NOTEBOOK_DIR", notebook_dir, "not a directory", "an existing directory")
@@ -507,15 +511,11 @@ def from_env(env: Mapping[str, str], path: str | None = None) -> Settings:
     for svc in REGISTRY.values():
         for var, (default, _meaning) in svc.folders.items():
             folders[var] = values.path(var, env[var]) if env.get(var) else os.path.join(notebook_dir, default)
-    logdir = env.get("TENSORBOARD_LOGDIR") or os.path.join(notebook_dir, "logs")
-    values.config("TENSORBOARD_LOGDIR", logdir, what="a folder or URL")
-    host_key_dir = Path(values.plain_path("SSH_HOST_KEY_DIR", env.get("SSH_HOST_KEY_DIR") or str(run_dir / "sshd")))
-    _check_folder("SSH_HOST_KEY_DIR", host_key_dir)
-    if "sshd" in names:
-        values.config("PATH", env.get("PATH", ""), limit=values.MAX_TEXT * 4, what="a PATH")
-        if is_root and not os.path.isdir(SSHD_PRIVSEP) and users.read_only(os.path.dirname(SSHD_PRIVSEP)):
-            accepted = "a writable /run for OpenSSH's /run/sshd (docker run --read-only: add --tmpfs /run)"
-            raise UsageError("SERVICES", env.get("SERVICES", ""), "sshd, with /run read-only", accepted)
+    own = {}
+    for name, svc in REGISTRY.items():
+        if svc.own_settings:
+            context = Context(name in names, is_root, account, run_dir, notebook_dir)
+            own[name] = services.hook(svc.own_settings)(env, context)
 
     # Only Jupyter's proxy can start a service on demand: without Jupyter, everything starts at once.
     on_demand = parse_bool("DEEPDOCKER_ON_DEMAND", env.get("DEEPDOCKER_ON_DEMAND", "true")) and "jupyter" in names
@@ -543,9 +543,7 @@ def from_env(env: Mapping[str, str], path: str | None = None) -> Settings:
         secrets={**given, **made},
         generated=tuple(made),
         jupyter_base_url=base_url,
-        tensorboard_logdir=logdir,
-        ssh_host_key_dir=host_key_dir,
-        ssh_authorized_keys=parse_authorized_keys(env.get("SSH_AUTHORIZED_KEYS", "")),
+        own=own,
         on_fatal=on_fatal,
         is_root=is_root,
         folders=folders,

@@ -9,6 +9,8 @@
 # make venv puts the launcher under .venv for host mode when R and its shiny package are there.
 set -euo pipefail
 
+# INSTALL_SHINY=0 leaves all of it out (143 MB: R's shiny and what it needs).
+INSTALL_SHINY=${INSTALL_SHINY:-1}
 INSTALL_SHINY_SERVER=${INSTALL_SHINY_SERVER:-auto}
 SHINY_PREFIX=${SHINY_PREFIX:-/opt/deepdocker/shiny}
 SHINY_SERVER_VERSION=${SHINY_SERVER_VERSION:-1.5.22.1017}
@@ -16,6 +18,11 @@ SHINY_SERVER_VERSION=${SHINY_SERVER_VERSION:-1.5.22.1017}
 # .deb at the URL below) to install Shiny Server; without it the build refuses to download.
 SHINY_SERVER_SHA256_AMD64=${SHINY_SERVER_SHA256_AMD64:-}
 
+case "$INSTALL_SHINY" in
+0) echo "install-shiny: skipped (INSTALL_SHINY=0)"; exit 0 ;;
+1) ;;
+*) echo "install-shiny: INSTALL_SHINY='$INSTALL_SHINY'; accepted: 1, 0" >&2; exit 2 ;;
+esac
 case "$INSTALL_SHINY_SERVER" in
 0 | 1 | auto) ;;
 *) echo "install-shiny: INSTALL_SHINY_SERVER='$INSTALL_SHINY_SERVER'; accepted: 1, 0, auto" >&2; exit 2 ;;
