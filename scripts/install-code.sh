@@ -25,20 +25,9 @@ RIPGREP_PACKAGE=1.15.11
 RIPGREP_ASSET=v13.0.0-10
 REGISTRY=${NPM_REGISTRY:-https://registry.npmjs.org}
 
-case "$INSTALL_CODE" in
-0) echo "install-code: skipped (INSTALL_CODE=0)"; exit 0 ;;
-1 | auto) ;;
-*) echo "install-code: INSTALL_CODE='$INSTALL_CODE'; accepted: 1, 0, auto" >&2; exit 2 ;;
-esac
-
-skip_or_fail() {
-  if [ "$INSTALL_CODE" = auto ]; then
-    echo "install-code: *** $1: WITHOUT code-server (SERVICES=code will say it is not installed) ***"
-    exit 0
-  fi
-  echo "install-code: $1" >&2
-  exit 1
-}
+# shellcheck source=scripts/lib.sh
+. "$(dirname "$0")/lib.sh"
+install_switch INSTALL_CODE code-server
 
 case "$(uname -m)" in
 x86_64) arch=x64 node_sha=$NODE_SHA512_AMD64 rg_target=x86_64-unknown-linux-musl ;;

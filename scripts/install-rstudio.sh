@@ -4,21 +4,9 @@
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 
-case "$INSTALL_RSTUDIO" in
-0) echo "install-rstudio: skipped (INSTALL_RSTUDIO=0)"; exit 0 ;;
-1 | auto) ;;
-*) echo "install-rstudio: INSTALL_RSTUDIO='$INSTALL_RSTUDIO'; accepted: 1, 0, auto" >&2; exit 2 ;;
-esac
-
-skip_or_fail() {
-  if [ "$INSTALL_RSTUDIO" = auto ]; then
-    echo "install-rstudio: *** $1: building WITHOUT RStudio Server ***"
-    echo "install-rstudio: *** (INSTALL_RSTUDIO=1 makes this an error; SERVICES=rstudio will say it is not installed) ***"
-    exit 0
-  fi
-  echo "install-rstudio: $1" >&2
-  exit 1
-}
+# shellcheck source=scripts/lib.sh
+. "$(dirname "$0")/lib.sh"
+install_switch INSTALL_RSTUDIO "RStudio Server"
 
 arch=$(dpkg --print-architecture)
 case "$arch" in

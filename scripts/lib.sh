@@ -13,3 +13,25 @@ user_pip() {
     "$USER_VENV/bin/pip" install --no-cache-dir --disable-pip-version-check -q \
     ${WHEELHOUSE_URL:+--find-links "$WHEELHOUSE_URL"} "$@"
 }
+
+# A build switch (INSTALL_RSTUDIO, INSTALL_CODE, ...): `install_switch VAR WHAT` goes on for 1 and
+# auto, stops the script with 0 for 0, and with 2 for anything else. Then `skip_or_fail REASON`:
+# with auto, WHAT is left out of the image, loudly (exit 0); with 1, the build fails.
+install_switch() {
+  SWITCH_VAR=$1 SWITCH_WHAT=$2 SWITCH_SCRIPT=$(basename "$0" .sh)
+  case "${!1}" in
+  0) echo "$SWITCH_SCRIPT: skipped ($1=0)"; exit 0 ;;
+  1 | auto) ;;
+  *) echo "$SWITCH_SCRIPT: $1='${!1}'; accepted: 1, 0, auto" >&2; exit 2 ;;
+  esac
+}
+
+skip_or_fail() {
+  if [ "${!SWITCH_VAR}" = auto ]; then
+    echo "$SWITCH_SCRIPT: *** $1: building WITHOUT $SWITCH_WHAT ***"
+    echo "$SWITCH_SCRIPT: *** ($SWITCH_VAR=1 makes this an error; SERVICES will say it is not installed) ***"
+    exit 0
+  fi
+  echo "$SWITCH_SCRIPT: $1" >&2
+  exit 1
+}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import signal
 import socket
@@ -13,7 +14,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from entrypoint.services import REGISTRY
+from entrypoint.settings import find_program
 
 # The environment under test (make test's .venv), named explicitly: never the caller's PATH.
 BIN = Path(sys.executable).parent
@@ -22,6 +26,16 @@ HEALTH = str(BIN / "deepdocker-health")
 # The operating system's own programs (sshd, ssh-keygen, getent, ...), and nothing installed by hand.
 SYSTEM_PATH = "/usr/sbin:/usr/bin:/sbin:/bin"
 TEST_PATH = f"{BIN}:{SYSTEM_PATH}"
+
+
+def require_service(name: str, why: str) -> None:
+    """For a test module of a service whose program make venv installs where it can: skip, saying
+    `why`, when it is not there; in CI, where it must be, fail."""
+    if find_program(REGISTRY[name], TEST_PATH):
+        return
+    if os.environ.get("CI"):
+        pytest.fail(f"CI must run the {name} tests, but {why}")
+    pytest.skip(why, allow_module_level=True)
 
 
 def clean_env(home: Path, **extra: str) -> dict[str, str]:

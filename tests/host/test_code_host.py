@@ -4,7 +4,6 @@ as the image does), under supervisord, behind Jupyter's login or published with 
 from __future__ import annotations
 
 import http.cookiejar
-import os
 import re
 import socket
 import urllib.error
@@ -14,18 +13,13 @@ import urllib.request
 import psutil
 import pytest
 
-from entrypoint.services import REGISTRY
-from entrypoint.settings import find_program
-from tests.helpers import TEST_PATH, Stack, wait_until
+from tests.helpers import Stack, require_service, wait_until
 
-if not find_program(REGISTRY["code"], TEST_PATH):
-    if os.environ.get("CI"):
-        pytest.fail("CI must run the code-server tests, but make venv installed no code-server (see its output)")
-    pytest.skip(
-        "code-server is not installed in the test environment: make venv could not build it here "
-        "(scripts/install-code.sh names what it needs)",
-        allow_module_level=True,
-    )
+require_service(
+    "code",
+    "code-server is not in the test environment: make venv could not build it here (its output says why; "
+    "scripts/install-code.sh names what it needs)",
+)
 
 PASSWORD = "a long pass phrase"
 

@@ -4,30 +4,23 @@ shiny-apps launcher beside the daemons) serving a sample app behind Jupyter's lo
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import urllib.error
 import urllib.request
 from pathlib import Path
 
-import pytest
 from tornado.httpclient import HTTPRequest
 from tornado.ioloop import IOLoop
 from tornado.websocket import websocket_connect
 
-from entrypoint.services import REGISTRY
-from entrypoint.settings import find_program
-from tests.helpers import TEST_PATH, Stack, wait_until
+from tests.helpers import Stack, require_service, wait_until
 
-if not find_program(REGISTRY["shiny"], TEST_PATH):
-    if os.environ.get("CI"):
-        pytest.fail("CI must run the Shiny tests, but make venv made no shiny-apps (is r-cran-shiny installed?)")
-    pytest.skip(
-        "shiny-apps is not in the test environment: R's shiny package is not installed here "
-        "(Debian: apt-get install r-cran-shiny, then make venv)",
-        allow_module_level=True,
-    )
+require_service(
+    "shiny",
+    "shiny-apps is not in the test environment: R's shiny package is not installed here "
+    "(Debian: apt-get install r-cran-shiny, then make venv)",
+)
 
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "shiny"
 
