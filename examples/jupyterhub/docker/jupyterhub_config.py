@@ -2,6 +2,7 @@
 # user, each user's home in a Docker volume of their own. Copy it, then set the authenticator.
 # Run it on the Docker host: pip install jupyterhub dockerspawner; npm install -g configurable-http-proxy;
 # jupyterhub -f jupyterhub_config.py. The tests start a real Hub with this very file (tests/container/test_hub.py).
+import ipaddress
 import os
 
 import docker
@@ -23,11 +24,14 @@ c.DockerSpawner.volumes = {"deepdocker-home-{username}": "/home/jovyan"}
 c.DockerSpawner.remove = True
 c.DockerSpawner.name_template = "deepdocker-{username}"
 
-# The containers reach the Hub on the Docker bridge's gateway; the Hub listens there too.
+# The containers reach the Hub on the Docker bridge's gateway; the Hub listens there too. An engine
+# may leave the gateway out of the network's settings: then it is the subnet's first address.
 c.JupyterHub.hub_ip = "0.0.0.0"
+_bridge = docker.from_env().networks.get("bridge").attrs["IPAM"]["Config"][0]
 c.JupyterHub.hub_connect_ip = (
     os.environ.get("DEEPDOCKER_HUB_CONNECT_IP")
-    or (docker.from_env().networks.get("bridge").attrs["IPAM"]["Config"][0]["Gateway"])
+    or _bridge.get("Gateway")
+    or str(next(ipaddress.ip_network(_bridge["Subnet"]).hosts()))
 )
 # A first start builds nothing but may wait on a cold disk: be patient.
 c.Spawner.start_timeout = 180
