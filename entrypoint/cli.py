@@ -31,7 +31,7 @@ from . import hooks, hub, services, users
 from .command import command_words, jupyter_request
 from .paths import Paths
 from .prepare import nss_env, prepare, setup_account
-from .render import render
+from .render import TRUSTED_FALLBACK, render
 from .settings import Enabled, Settings, UsageError, from_env
 
 PROG = "deepdocker-entrypoint"
@@ -182,6 +182,11 @@ def main(argv: list[str] | None = None) -> int:
         if preview:
             sys.stdout.write(render(settings))
             return 0
+        if settings.is_root:
+            # From here on this process's own programs (the hooks' commands, usermod, ssh-keygen,
+            # openssl) come from root's folders alone; the daemons and the command still get the
+            # PATH they were given.
+            os.environ["PATH"] = users.trusted_path(env.get("PATH")) or TRUSTED_FALLBACK
         if hooks.present(hooks.START):
             env = hooks.run(hooks.START, env)
             settings, command = configure(env, command_words(args))

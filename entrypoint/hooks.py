@@ -60,11 +60,15 @@ def run(folder: str, env: dict[str, str]) -> dict[str, str]:
     """The environment after the hooks in `folder` ran in it (`env` itself when there are none)."""
     if not present(folder):
         return env
+    # Run as root, the hooks find their commands in root's folders alone (os.environ's PATH, set so
+    # by the entrypoint); a PATH they leave as it was is the one they were given.
+    given = env.get("PATH")
+    run_env = {**env, "PATH": os.environ.get("PATH", "")} if os.geteuid() == 0 and given is not None else env
     r, w = os.pipe()
     try:
         proc = subprocess.Popen(
             ["/bin/bash", "-c", _SCRIPT, "deepdocker-hooks", folder, str(w)],
-            env=env,
+            env=run_env,
             stdin=subprocess.DEVNULL,
             stdout=2,
             pass_fds=(w,),
@@ -86,4 +90,6 @@ def run(folder: str, env: dict[str, str]) -> dict[str, str]:
             after.pop(var, None)
         else:
             after[var] = env[var]
+    if given is not None and after.get("PATH") == run_env["PATH"]:
+        after["PATH"] = given
     return after

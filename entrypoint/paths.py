@@ -36,8 +36,16 @@ class Paths:
 
     @property
     def wake(self) -> Path:
-        """A FIFO: Jupyter's proxy writes an on-demand service's name, supervisord starts it."""
+        """The notebook user's folder of wake FIFOs, one per on-demand service (wake_fifo)."""
         return self.run_dir / "wake"
+
+    def wake_fifo(self, name: str) -> Path:
+        """An on-demand service's FIFO: its program waits on it, Jupyter's proxy writes to it (entrypoint.wake)."""
+        return self.wake / name
+
+    def wake_started(self, name: str) -> Path:
+        """Made by the program once woken: from then on it starts at once (a restart after a crash)."""
+        return self.wake / f"{name}.started"
 
     @property
     def jupyter_dir(self) -> Path:
@@ -65,6 +73,11 @@ class Paths:
     def passwd(self) -> Path:
         """nss_wrapper's passwd for a UID with no entry of its own (users.nss_passwd)."""
         return self.run_dir / "passwd"
+
+    @property
+    def group(self) -> Path:
+        """nss_wrapper's group file, where /etc cannot be written (users.nss_group)."""
+        return self.run_dir / "group"
 
     @property
     def status_socket(self) -> Path:

@@ -7,13 +7,17 @@ same files the same way.
 
 from __future__ import annotations
 
+import os
 import shlex
 
 import jinja2
 
-from . import values
+from . import services, users, values
 from .paths import Paths
-from .settings import Settings
+from .settings import Enabled, Settings
+
+# Where root's own programs live when PATH names none of root's folders.
+TRUSTED_FALLBACK = "/usr/sbin:/usr/bin:/sbin:/bin"
 
 
 def _line(value: object) -> str:
@@ -46,6 +50,43 @@ def _env(value: object) -> str:
     return '"' + text.replace("%", "%%") + '"'
 
 
+# What an on-demand program's command runs first (the FIFO is $0): no " ;" (a comment in the INI file).
+WAITER = (
+    """/bin/sh -c 'test -e "$0.started" || { read -r _ < "$0" && : > "$0.started" && """
+    """echo "deepdocker: starting on its first request" >&2;} && exec "$@"'"""
+)
+
+
+def _on_demand(body: str, fifo: object) -> str:
+    """A program's command, waiting on `fifo` first (its template's text begins `command=`)."""
+    if not body.startswith("command="):
+        raise values.UnsafeValue(f"a program template that does not begin with its command: {body[:40]!r}")
+    return f"command={WAITER} {_arg(fifo)}\n    {body[len('command='):]}"
+
+
+def _envlist(variables: dict[str, str]) -> str:
+    """supervisord's environment= value: KEY="value",... (names are validated identifiers)."""
+    return ",".join(f"{key}={_env(value)}" for key, value in variables.items())
+
+
+def program_environment(settings: Settings, e: Enabled, paths: Paths) -> dict[str, str]:
+    """What one daemon gets on top of supervisord's environment: its own variables (the registry's
+    Service.environment), HOME for a notebook user's daemon, root's PATH for one that keeps root,
+    and in hub mode an empty Hub token for every daemon but the single-user server."""
+    env: dict[str, str] = {}
+    if e.service.runs_as == "notebook":
+        env["HOME"] = e.home
+    elif settings.is_root:
+        # Root's daemons find programs in root's folders alone (users.trusted_path).
+        env["PATH"] = users.trusted_path(os.environ.get("PATH")) or TRUSTED_FALLBACK
+    if e.service.environment:
+        env.update(services.hook(e.service.environment)(settings, e, paths))
+    if settings.hub and not e.service.essential:
+        # supervisord hands its environment to all: the Hub's token is the single-user server's alone.
+        env["JUPYTERHUB_API_TOKEN"] = ""
+    return env
+
+
 def environment() -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("entrypoint", "templates"),
@@ -58,9 +99,13 @@ def environment() -> jinja2.Environment:
     env.filters["arg"] = _arg
     env.filters["env"] = _env
     env.filters["path"] = _path
+    env.filters["envlist"] = _envlist
+    env.filters["on_demand"] = _on_demand
     return env
 
 
 def render(settings: Settings) -> str:
     template = environment().get_template("supervisord.conf.j2")
-    return template.render(settings=settings, paths=Paths(settings.run_dir), me=settings.me)
+    paths = Paths(settings.run_dir)
+    environments = {e.service.name: program_environment(settings, e, paths) for e in settings.enabled}
+    return template.render(settings=settings, paths=paths, me=settings.me, environments=environments)

@@ -131,6 +131,9 @@ class Service:
     own_settings: str | None = None
     # "module:function" (settings, enabled) -> the lines it says once at start.
     notices: str | None = None
+    # "module:function" (settings, enabled, paths) -> variables its daemon gets besides supervisord's
+    # own environment (a notebook user's daemon gets HOME in any case; entrypoint.render).
+    environment: str | None = None
     # "module:function" (settings, enabled, paths) -> (URL, FILE) or None: the login URL that
     # `deepdocker-health` at a terminal shows, completed with FILE's contents (its token).
     login_url: str | None = None
@@ -186,6 +189,7 @@ REGISTRY: dict[str, Service] = {
             tls=True,
             preparer="entrypoint.prepare:prepare_jupyter",
             notices="entrypoint.prepare:jupyter_notices",
+            environment="entrypoint.prepare:jupyter_environment",
             login_url="entrypoint.prepare:jupyter_login",
             summary="JupyterLab server, Notebook 7 at `/tree`",
             login="a token (`JUPYTER_TOKEN`, `JUPYTER_TOKEN_FILE`, or random per start and printed once) or a "

@@ -5,8 +5,11 @@ Every bad input raises UsageError, whose text is the one line the user sees.
 
 from __future__ import annotations
 
+import dataclasses
+import glob
 import ipaddress
 import os
+import pwd
 import re
 import secrets
 import shutil
@@ -166,6 +169,12 @@ class Settings:
         return next((e for e in self.enabled if e.service.name == name), None)
 
 
+def nss_library() -> str | None:
+    """nss_wrapper's library, where installed (the image has it: Debian's libnss-wrapper)."""
+    found = sorted(glob.glob("/usr/lib/*/libnss_wrapper.so") + glob.glob("/usr/lib/libnss_wrapper.so"))
+    return found[0] if found else None
+
+
 def find_program(service: Service, path: str | None) -> str | None:
     return (
         _in_dirs(service.own_dirs, service.program)
@@ -182,11 +191,13 @@ def _in_dirs(dirs: tuple[str, ...], program: str) -> str | None:
     return None
 
 
-def installed(path: str | None) -> dict[str, str]:
-    """name -> executable, for every registry service whose program is present."""
+def installed(path: str | None, is_root: bool = False) -> dict[str, str]:
+    """name -> executable, for every registry service whose program is present. Started as root, a
+    service that keeps root is looked for in root's folders alone (users.trusted_path)."""
     found = {}
     for name, service in REGISTRY.items():
-        exe = find_program(service, path)
+        own_path = users.trusted_path(path) if is_root and service.runs_as == "root" else path
+        exe = find_program(service, own_path)
         if exe:
             found[name] = exe
     return found
@@ -435,7 +446,7 @@ def from_env(env: Mapping[str, str], path: str | None = None) -> Settings:
     """Validate every input; raise UsageError on the first bad one."""
     check_values(env)
     is_root = os.geteuid() == 0
-    available = installed(path if path is not None else env.get("PATH"))
+    available = installed(path if path is not None else env.get("PATH"), is_root)
     names = parse_services(env.get("SERVICES"), available)
     ports = parse_ports(env, names)
     # Unset: every address, IPv4 and IPv6 where the host has it; set, it narrows that.
@@ -445,13 +456,20 @@ def from_env(env: Mapping[str, str], path: str | None = None) -> Settings:
     account = users.resolve(env, is_root)
     stack = stacks.parse(env, is_root)
     if (account.remap or account.rename_from or account.group) and users.read_only("/etc"):
-        var = next((v for v in ("NB_UID", "NB_GID", "NB_USER", "NB_GROUP") if v in env), "SHARED_DIR")
-        raise UsageError(
-            var,
-            env.get(var, ""),
-            f"{account.name} would take uid {account.uid} / gid {account.gid}, but /etc is read-only",
-            "a writable root file system, or NB_UID/NB_GID the image's own (docker run --read-only)",
-        )
+        if not nss_library():
+            var = next((v for v in ("NB_UID", "NB_GID", "NB_USER", "NB_GROUP") if v in env), "SHARED_DIR")
+            raise UsageError(
+                var,
+                env.get(var, ""),
+                f"{account.name} would take uid {account.uid} / gid {account.gid}, but /etc is read-only",
+                "a writable root file system, NB_UID/NB_GID the image's own, or an image with nss_wrapper",
+            )
+        # Served by nss_wrapper (users.nss_passwd); a renamed account keeps its old home unless the
+        # new one is there (a mounted volume): nothing can be made in a read-only /home.
+        home = account.home
+        if account.rename_from and not os.path.isdir(home):
+            home = pwd.getpwnam(account.rename_from).pw_dir
+        account = dataclasses.replace(account, nss=True, home=home)
     shared_path = users.shared_dir(env)
     shared = users.shared_folder(shared_path, account, is_root)
 

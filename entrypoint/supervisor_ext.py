@@ -18,8 +18,8 @@ socket map, the poller: see entrypoint.supervisor_internals) and without patchin
 * ends everything when an `essential` program ends (hub mode: Jupyter, the Hub's single-user
   server): an exit it meant (status 0: the Hub, the culler or its user shut it down) with status
   0, FATAL (it kept crashing) with status 1, whatever DEEPDOCKER_ON_FATAL says;
-* starts an on-demand program (autostart=false) when its name arrives on the wake FIFO, which
-  Jupyter's proxy writes to before the program's first request (entrypoint.wake);
+* tells an on-demand program that waits on its FIFO (running, a shell) from one that was woken and
+  is its daemon (entrypoint.render.WAITER): the first is IDLE to deepdocker-health and not probed;
 * restarts a program that answered its probe and then stopped answering (entrypoint.watchdog
   judges, in a thread; the restart happens here, in supervisord's loop), and makes it FATAL
   when that keeps happening.
@@ -115,36 +115,6 @@ class _Waker(_Reader):
 
 
 _waker: _Waker | None = None
-
-# A name on the wake FIFO, newline included, is at most this long; anything else is dropped.
-MAX_WAKE_LINE = 64
-
-
-class _WakeFifo(_Reader):
-    """The wake FIFO in supervisord's socket map: each line names an on-demand program to start."""
-
-    def __init__(self, path: str, start: Any) -> None:
-        # O_RDWR: a writer of our own, so the last writer's close is no end of file (no POLLHUP spin).
-        self.fd = os.open(path, os.O_RDWR | os.O_NONBLOCK | os.O_CLOEXEC)
-        self.start = start
-        self.partial = b""
-
-    def handle_read_event(self) -> None:
-        try:
-            data = os.read(self.fd, 4096)
-        except BlockingIOError:
-            return
-        lines = (self.partial + data).split(b"\n")
-        self.partial = lines.pop()
-        if len(self.partial) > MAX_WAKE_LINE:
-            self.partial = b""
-        for line in lines:
-            if 0 < len(line) <= MAX_WAKE_LINE:
-                self.start(line.decode("ascii", "replace"))
-
-
-_wake_fifo: _WakeFifo | None = None
-
 
 class _StatusSocket(_Reader):
     """deepdocker.status() for the notebook user, whose commands cannot open supervisord's socket
@@ -251,7 +221,7 @@ class DeepdockerNamespace:
         state_file: str = "",
         liveness: str = "on",
         on_demand: str = "",
-        wake_fifo: str = "",
+        wake_dir: str = "",
         status_socket: str = "",
         status_owner: str = "",
         essential: str = "",
@@ -276,13 +246,9 @@ class DeepdockerNamespace:
         self.options.get_socket_map()[self.waker.r] = self.waker
         internals.wrap_poll(self.options, self._before_poll)
 
-        global _wake_fifo
+        # On-demand programs and the folder where each one's `NAME.started` says it was woken.
         self.on_demand = frozenset(n for n in on_demand.split(",") if n)
-        if self.on_demand and wake_fifo:
-            if _wake_fifo is None:  # a SIGHUP reload keeps the FIFO, with the new namespace behind it
-                _wake_fifo = _WakeFifo(wake_fifo, self._wake)
-            _wake_fifo.start = self._wake
-            self.options.get_socket_map()[_wake_fifo.fd] = _wake_fifo
+        self.wake_dir = wake_dir
 
         global _status_socket
         if status_socket and status_owner:
@@ -299,7 +265,7 @@ class DeepdockerNamespace:
         self.watchdog: Watchdog | None = None
         checks = self._checks(state_file) if liveness == "on" else []
         if checks:
-            self.watchdog = Watchdog(checks, self._process, self.waker.wake)
+            self.watchdog = Watchdog(checks, self._process, self.waker.wake, self.idle)
             self.watchdog.start()
 
     def _checks(self, state_file: str) -> list[Check]:
@@ -366,14 +332,9 @@ class DeepdockerNamespace:
         elif state == ProcessStates.FATAL:
             self._on_fatal(name)
 
-    def _wake(self, name: str) -> None:
-        """In supervisord's loop: start an on-demand program a request is waiting for."""
-        p = self._process(name) if name in self.on_demand else None
-        if p is None:
-            return  # not an on-demand program: nobody may start anything else this way
-        if p.state in (ProcessStates.STOPPED, ProcessStates.EXITED, ProcessStates.FATAL):
-            self.output.say(name, "deepdocker: starting on its first request")
-            p.spawn()
+    def idle(self, name: str) -> bool:
+        """An on-demand program still waiting for its first request (not yet its daemon)."""
+        return name in self.on_demand and not os.path.exists(os.path.join(self.wake_dir, f"{name}.started"))
 
     # -- liveness ----------------------------------------------------------------------
 
@@ -481,8 +442,8 @@ class DeepdockerNamespace:
                     "pid": p.pid or 0,
                     "uptime": round(now - p.laststart, 3) if p.pid else 0.0,
                     "restarts": max(0, self.spawns[name] - 1),
-                    # False: never spawned (an on-demand program nobody has opened yet).
-                    "started": self.spawns[name] > 0,
+                    # False: an on-demand program nobody has opened yet (waiting on its FIFO).
+                    "started": self.spawns[name] > 0 and not self.idle(name),
                     "liveness_restarts": self.budgets[name].total if name in self.budgets else 0,
                     # XML-RPC ints are 32-bit: bytes go as a double.
                     "rss": float(_rss(p.pid)),
@@ -513,7 +474,7 @@ def make_interface(supervisord: Any, **config: str) -> DeepdockerNamespace:
         state_file=config.get("state_file", ""),
         liveness=config.get("liveness", "on"),
         on_demand=config.get("on_demand", ""),
-        wake_fifo=config.get("wake_fifo", ""),
+        wake_dir=config.get("wake_dir", ""),
         status_socket=config.get("status_socket", ""),
         status_owner=config.get("status_owner", ""),
         essential=config.get("essential", ""),

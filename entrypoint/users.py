@@ -54,6 +54,9 @@ class Account:
     group: str | None = None
     # False: an arbitrary UID with no passwd entry; it borrows `name`'s through nss_wrapper.
     passwd: bool = True
+    # True: started as root, but /etc cannot be written (docker run --read-only): the renamed or
+    # remapped entry and its group are served to every daemon by nss_wrapper instead.
+    nss: bool = False
 
     @property
     def is_root(self) -> bool:
@@ -117,6 +120,31 @@ def listable_by(path: str, uid: int, gid: int) -> bool:
     return _allowed(os.stat(path), uid, gid, 5) and all(_allowed(os.stat(p), uid, gid, 1) for p in parts)
 
 
+def root_only(folder: str) -> bool:
+    """Whether only root can change what `folder` holds: it and every folder above it are root's,
+    it is writable by no group or other user, and so is each folder above it unless that one is
+    sticky (like /tmp: nobody but root can then rename or remove root's folder in it)."""
+    try:
+        leaf = os.stat(folder)
+        if leaf.st_uid != 0 or leaf.st_mode & 0o022 or not stat.S_ISDIR(leaf.st_mode):
+            return False
+        # The folders above it as named and as resolved: a link in a user's folder is the user's to change.
+        for parent in {*Path(os.path.abspath(folder)).parents, *Path(os.path.realpath(folder)).parents}:
+            st = os.stat(parent)
+            if st.st_uid != 0 or (st.st_mode & 0o022 and not st.st_mode & stat.S_ISVTX):
+                return False
+    except OSError:
+        return False
+    return True
+
+
+def trusted_path(path: str | None) -> str:
+    """The folders of PATH that only root can write: where root looks for programs. Root never
+    runs a program from a folder the notebook user can write (a planted `sshd`, `python3`)."""
+    entries = [p for p in (path or "").split(":") if os.path.isabs(p)]
+    return ":".join(dict.fromkeys(p for p in entries if root_only(p)))
+
+
 def shared_dir(env: Mapping[str, str]) -> str | None:
     path = env.get("SHARED_DIR") or None
     if path is not None:
@@ -152,6 +180,11 @@ def resolve(env: Mapping[str, str], is_root: bool) -> Account:
         if want_uid not in (None, 0):
             raise UsageError("NB_UID", str(want_uid), "NB_USER=root with another uid", "NB_UID=0, or unset")
         return Account("root", 0, 0, "/root")
+    if want_gid == 0:
+        raise UsageError(
+            "NB_GID", "0", "root's group: the notebook user would get root's group files",
+            "another group id, e.g. 100 (users); NB_USER=root runs everything as root, knowingly",
+        )  # fmt: skip
     if name is None or name == me.pw_name:
         if want_uid is not None or want_gid is not None or group is not None:
             var = "NB_UID" if want_uid is not None else "NB_GID" if want_gid is not None else "NB_GROUP"
@@ -209,19 +242,42 @@ def _unprivileged(env: Mapping[str, str]) -> Account:
 
 
 def nss_passwd(account: Account) -> str:
-    """/etc/passwd with the borrowed entry given this UID/GID: what nss_wrapper serves the daemons."""
+    """/etc/passwd with the account's entry as decided (its name, UID/GID, home): what nss_wrapper
+    serves the daemons, for a UID with no entry or an /etc that cannot be written."""
     with open("/etc/passwd") as f:
         lines = f.read().splitlines()
     out = []
     for line in lines:
         fields = line.split(":")
-        if len(fields) == 7 and fields[0] == account.name:
+        if len(fields) == 7 and fields[0] in (account.name, account.rename_from):
+            fields[0] = account.name
             fields[2:4] = [str(account.uid), str(account.gid)]
             fields[5] = account.home
             line = ":".join(fields)
         out.append(line)
     if account.name == str(account.uid):
         out.append(f"{account.uid}:x:{account.uid}:{account.gid}::{account.home}:/bin/bash")
+    return "\n".join(out) + "\n"
+
+
+def nss_group(account: Account) -> str:
+    """/etc/group as `apply` would leave it, for nss_wrapper: the account's group named (NB_GROUP)
+    or made, and a renamed account still a member of its groups."""
+    with open("/etc/group") as f:
+        lines = f.read().splitlines()
+    out, found = [], False
+    for line in lines:
+        fields = line.split(":")
+        if len(fields) == 4:
+            if fields[2] == str(account.gid):
+                found = True
+                fields[0] = account.group or fields[0]
+            members = [account.name if m == account.rename_from else m for m in fields[3].split(",") if m]
+            fields[3] = ",".join(members)
+            line = ":".join(fields)
+        out.append(line)
+    if not found:
+        out.append(f"{account.group or f'{account.name}-{account.gid}'}:x:{account.gid}:")
     return "\n".join(out) + "\n"
 
 
@@ -271,6 +327,8 @@ def apply(account: Account) -> None:
     site library) belong to the `users` group, writable by it, and the account stays in that
     group whatever its UID and GID become. Only the home folder itself changes hands.
     """
+    if account.nss:
+        return  # /etc is read-only: nss_wrapper serves the entry (prepare writes its files)
     if account.rename_from:
         rename(account)
     if account.group:
@@ -286,11 +344,32 @@ def apply(account: Account) -> None:
             grp.getgrgid(account.gid)
         except KeyError:
             subprocess.run(["groupadd", "-g", str(account.gid), f"{account.name}-{account.gid}"], check=True)
-        subprocess.run(["usermod", "-g", str(account.gid), account.name], check=True)
-    if account.uid != entry.pw_uid:
-        # -o: the host UID may already have a name in the image.
-        subprocess.run(["usermod", "-o", "-u", str(account.uid), account.name], check=True)
+    # Not usermod -u/-g: they chown (and chgrp) everything in the home folder, a volume of the
+    # user's files, and stop at a home that is a link (a renamed account's). The host UID may
+    # already have a name in the image: two names for one UID, as usermod -o allows.
+    _set_ids(account.name, account.uid, account.gid)
     _own_home(account, entry.pw_uid)
+
+
+PASSWD = "/etc/passwd"
+
+
+def _set_ids(name: str, uid: int, gid: int) -> None:
+    """`name`'s UID and GID in /etc/passwd, and nothing else changed: the file written whole."""
+    with open(PASSWD) as f:
+        lines = f.read().splitlines()
+    for i, line in enumerate(lines):
+        fields = line.split(":")
+        if len(fields) == 7 and fields[0] == name:
+            fields[2:4] = [str(uid), str(gid)]
+            lines[i] = ":".join(fields)
+    st = os.stat(PASSWD)
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(PASSWD), prefix=".passwd.")
+    with os.fdopen(fd, "w") as f:
+        os.fchmod(f.fileno(), stat.S_IMODE(st.st_mode))
+        os.fchown(f.fileno(), st.st_uid, st.st_gid)
+        f.write("\n".join(lines) + "\n")
+    os.replace(tmp, PASSWD)
 
 
 def _own_home(account: Account, old_uid: int) -> None:
@@ -344,6 +423,10 @@ def groups(account: Account) -> list[int]:
     """The account's supplementary groups (as login would set them), its own gid included."""
     if account.is_root:
         return [0]
+    if account.nss:  # as nss_wrapper serves them to the daemons (this process reads /etc/group)
+        member = [int(f[2]) for f in (ln.split(":") for ln in nss_group(account).splitlines()) if len(f) == 4
+                  and account.name in f[3].split(",")]  # fmt: skip
+        return sorted({account.gid, *member})
     try:
         return sorted(set(os.getgrouplist(account.name, account.gid)))
     except OSError:

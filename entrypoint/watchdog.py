@@ -64,11 +64,20 @@ class Verdict:
 
 
 class Watchdog(threading.Thread):
-    def __init__(self, checks: list[Check], process: Callable[[str], object], wake: Callable[[], None]) -> None:
+    def __init__(
+        self,
+        checks: list[Check],
+        process: Callable[[str], object],
+        wake: Callable[[], None],
+        idle: Callable[[str], bool] = lambda name: False,
+    ) -> None:
         super().__init__(name="deepdocker-liveness", daemon=True)
         self.checks = checks
         self.process = process  # name -> supervisor Subprocess (read only here)
         self.wake = wake
+        # An on-demand program waiting for its first request: nothing to probe yet, and its grace
+        # starts when it is woken (the same process becomes the daemon).
+        self.idle = idle
         self.verdicts: queue.SimpleQueue[Verdict] = queue.SimpleQueue()
         self.watches = {c.name: _Watch() for c in checks}
         self._stopped = False
@@ -100,6 +109,9 @@ class Watchdog(threading.Thread):
             self.watches[check.name] = watch = _Watch(pid=pid, since=now, due=now + FIRST_LOOK)
         if not pid or state != ProcessStates.RUNNING:
             watch.due = max(watch.due, now + 0.5)
+            return
+        if self.idle(check.name):
+            watch.since, watch.due = now, now + 0.5
             return
         if now < watch.due:
             return

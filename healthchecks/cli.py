@@ -85,7 +85,7 @@ def check(directory: str, live: bool = False) -> dict:
             "port": spec.port,
         }
         on_demand = spec.start == "on-demand"
-        if entry["state"] == "STOPPED" and on_demand and not info.get("started", True):
+        if entry["state"] == "RUNNING" and on_demand and not info.get("started", True):
             entry["state"] = "IDLE"
             entry["probe"] = f"not started yet: its first request (/{name}/) starts it"
         elif entry["state"] == "RUNNING":
@@ -259,13 +259,16 @@ def main(argv: list[str] | None = None) -> int:
 def gpu_report(directory: str, as_json: bool) -> int:
     from . import gpu
 
+    services: dict[str, int] = {}
+    user = None
     try:  # which service each GPU process belongs to, where deepdocker runs here (no probing needed)
         start = read_state(directory)
+        user = start.user
         services = {n: int(p.get("pid", 0)) for n, p in processes(start.socket).items() if n in start.services}
     except NotRunning:
-        services = {}
+        pass
     try:
-        return gpu.main(as_json, services)
+        return gpu.main(as_json, services, user)
     except BrokenPipeError:
         sys.stderr.close()
         return 0

@@ -180,12 +180,20 @@ def load_nvml() -> Any | None:
     return pynvml
 
 
-def ask_framework(name: str, python: str | None, timeout: float = FRAMEWORK_TIMEOUT) -> dict:
+def ask_framework(
+    name: str, python: str | None, timeout: float = FRAMEWORK_TIMEOUT, run_as: dict | None = None
+) -> dict:
+    """`run_as`: subprocess arguments that run the user's Python as the notebook user (as_user)."""
     if not python:
         return {"installed": False, "error": "no python3 on PATH"}
     try:
         done = subprocess.run(
-            [python, "-c", PROBES[name]], capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL
+            [python, "-c", PROBES[name]],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            stdin=subprocess.DEVNULL,
+            **(run_as or {}),
         )
     except subprocess.TimeoutExpired:
         return {"installed": True, "error": f"did not answer within {timeout:.0f} s"}
@@ -199,9 +207,11 @@ def ask_framework(name: str, python: str | None, timeout: float = FRAMEWORK_TIME
         return {"installed": True, "error": f"unreadable answer: {lines[-1][:200]}"}
 
 
-def ask_frameworks(python: str | None, timeout: float = FRAMEWORK_TIMEOUT) -> dict[str, dict]:
+def ask_frameworks(
+    python: str | None, timeout: float = FRAMEWORK_TIMEOUT, run_as: dict | None = None
+) -> dict[str, dict]:
     with ThreadPoolExecutor(len(PROBES)) as pool:
-        futures = {name: pool.submit(ask_framework, name, python, timeout) for name in PROBES}
+        futures = {name: pool.submit(ask_framework, name, python, timeout, run_as) for name in PROBES}
         return {name: f.result() for name, f in futures.items()}
 
 
@@ -278,9 +288,11 @@ def problems(nvml: dict, frameworks: dict[str, dict], env: dict[str, str]) -> li
     return found
 
 
-def report(nvml_module: Any, env: dict[str, str], python: str | None, container: bool) -> dict:
+def report(
+    nvml_module: Any, env: dict[str, str], python: str | None, container: bool, run_as: dict | None = None
+) -> dict:
     nvml = nvml_facts(nvml_module) if nvml_module is not None else {"error": "nvidia-ml-py is not installed"}
-    frameworks = ask_frameworks(python)
+    frameworks = ask_frameworks(python, run_as=run_as)
     gpu = bool(nvml.get("devices"))
     result: dict = {"gpu": gpu, "nvml": nvml, "frameworks": frameworks}
     if gpu:
@@ -368,9 +380,35 @@ def _process_lines(processes: list[dict], who: dict[int, str], indent: str) -> l
     return lines
 
 
-def main(as_json: bool, services: dict[str, int]) -> int:
+# The image's notebook account (scripts/install-system.sh), for root with no start to read it from.
+IMAGE_USER_FILE = "/usr/local/lib/deepdocker/image-user"
+
+
+def as_user(user: tuple[str, int, int, str] | None, env: dict[str, str]) -> dict:
+    """subprocess arguments for the frameworks' probes. Root never runs the user's Python (its
+    .pth files, its `python3` on PATH) as root: as the start's notebook user, else the image's,
+    else nobody; everyone else runs it as themselves."""
+    if os.geteuid() != 0:
+        return {}
+    import pwd
+
+    if user is None:
+        try:
+            with open(IMAGE_USER_FILE) as f:
+                entry = pwd.getpwnam(f.read().strip())
+            user = (entry.pw_name, entry.pw_uid, entry.pw_gid, entry.pw_dir)
+        except (OSError, KeyError):
+            user = ("nobody", 65534, 65534, "/nonexistent")
+    name, uid, gid, home = user
+    if uid == 0:  # NB_USER=root: asked for knowingly
+        return {}
+    return {"user": uid, "group": gid, "extra_groups": [], "env": {**env, "HOME": home, "USER": name, "LOGNAME": name}}
+
+
+def main(as_json: bool, services: dict[str, int], user: tuple[str, int, int, str] | None = None) -> int:
     env = dict(os.environ)
-    r = report(load_nvml(), env, shutil.which("python3", path=env.get("PATH")), in_container())
+    run_as = as_user(user, env)
+    r = report(load_nvml(), env, shutil.which("python3", path=env.get("PATH")), in_container(), run_as)
     if as_json:
         print(json.dumps(r, indent=1))
     else:

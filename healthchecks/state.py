@@ -14,13 +14,15 @@ entrypoint validates every value before it gets here):
     live     NAME                                      a service the liveness view looks at
     login    NAME URL FILE                             a service's login URL, completed with FILE's
                                                        contents (its token) by one who may read it
+    user     NAME UID GID HOME                         the notebook user (root's deepdocker-health
+                                                       runs the user's Python as this user alone)
 """
 
 from __future__ import annotations
 
 FILE = "services.tsv"
 # Record kinds: no service may take one of these names.
-KINDS = ("socket", "note", "live", "login")
+KINDS = ("socket", "note", "live", "login", "user")
 PROBES = ("http", "https", "listen")
 STARTS = ("now", "on-demand")
 
@@ -50,7 +52,7 @@ class State:
     services the liveness view looks at (none named: all of them), and the logins: (name, URL, the
     file whose contents complete the URL)."""
 
-    __slots__ = ("live", "logins", "notes", "services", "socket")
+    __slots__ = ("live", "logins", "notes", "services", "socket", "user")
 
     def __init__(
         self,
@@ -59,18 +61,20 @@ class State:
         notes: list[str] | None = None,
         live: list[str] | None = None,
         logins: list[tuple[str, str, str]] | None = None,
+        user: tuple[str, int, int, str] | None = None,
     ) -> None:
         self.socket = socket
         self.services = services if services is not None else {}
         self.notes = notes if notes is not None else []
         self.live = live if live is not None else []
         self.logins = logins if logins is not None else []
+        self.user = user
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, State) and self.fields() == other.fields()
 
     def fields(self) -> tuple:
-        return (self.socket, self.services, self.notes, self.live, self.logins)
+        return (self.socket, self.services, self.notes, self.live, self.logins, self.user)
 
     def __repr__(self) -> str:
         return f"State{self.fields()!r}"
@@ -82,6 +86,8 @@ def dumps(state: State) -> str:
     records += [("live", name) for name in state.live]
     records += [("note", text) for text in state.notes]
     records += [("login", *login) for login in state.logins]
+    if state.user is not None:
+        records.append(("user", *state.user))
     for s in state.services.values():
         if s.name in KINDS or s.probe not in PROBES or s.start not in STARTS:
             raise ValueError(f"not a service record: {s!r}")
@@ -110,6 +116,8 @@ def loads(text: str) -> State:
             state.live.append(fields[1])
         elif kind == "login" and len(fields) == 4:
             state.logins.append((fields[1], fields[2], fields[3]))
+        elif kind == "user" and len(fields) == 5 and fields[2].isdigit() and fields[3].isdigit():
+            state.user = (fields[1], int(fields[2]), int(fields[3]), fields[4])
         elif len(fields) == 6 and fields[3].isdigit():
             name, probe, host, port, target, start = fields
             state.services[name] = ServiceState(name, probe, host, int(port), target, start)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 import signal
 import socket
 import subprocess
@@ -26,6 +27,15 @@ HEALTH = str(BIN / "deepdocker-health")
 # The operating system's own programs (sshd, ssh-keygen, getent, ...), and nothing installed by hand.
 SYSTEM_PATH = "/usr/sbin:/usr/bin:/sbin:/bin"
 TEST_PATH = f"{BIN}:{SYSTEM_PATH}"
+
+
+def daemon_argv(command: str) -> list[str]:
+    """A rendered program's command as the daemon's own argv: an on-demand program's waiter
+    (entrypoint.render.WAITER and its FIFO) left off."""
+    from entrypoint.render import WAITER
+
+    argv, waiter = shlex.split(command), shlex.split(WAITER)
+    return argv[len(waiter) + 1 :] if argv[: len(waiter)] == waiter else argv
 
 
 def require_service(name: str, why: str) -> None:

@@ -12,7 +12,7 @@ import uuid
 import pytest
 
 from entrypoint.services import REGISTRY
-from tests.container import browser
+from tests import browser
 from tests.container.tracked import docker
 
 pytestmark = pytest.mark.container

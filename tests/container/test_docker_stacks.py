@@ -74,6 +74,29 @@ def test_home_umask_and_sudo_as_asked(image):
     )
 
 
+@pytest.mark.parametrize(
+    "options, expected",
+    [
+        (("-e", "NB_USER=alice", "-e", "NB_UID=1500"), "uid=1500(alice) gid=100(users) groups=100(users)"),
+        (("-e", "NB_USER=alice", "-e", "NB_UID=1500", "-e", "NB_GID=1600"),
+         "uid=1500(alice) gid=1600(alice-1600) groups=1600(alice-1600),100(users)"),
+    ],
+)  # fmt: skip
+def test_a_rename_with_a_uid_change(image, options, expected):
+    result = run(image, *options, "--", "bash", "-c", "id; touch ~/x && stat -c %u ~/x")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [expected, expected.split("(")[0].split("=")[1]]
+
+
+def test_a_rename_takes_the_host_folders_owner(image, host_dir):
+    host_dir.mkdir()
+    os.chown(host_dir, 1500, 1500)
+    result = run(image, "-e", "NB_USER=nosuch", "-v", f"{host_dir}:/root/sharedfolder", "--",
+                 "bash", "-c", "id -un; touch /root/sharedfolder/y")  # fmt: skip
+    assert result.returncode == 0 and result.stdout.strip() == "nosuch", result.stderr
+    assert owner(host_dir / "y") == (1500, 1500)
+
+
 def test_nb_user_renames_jovyan_home_included(image):
     script = "whoami; echo $HOME; ls -a ~/ | grep -c bashrc; touch ~/x && echo saved; pgrep -u alice -c jupyter-lab"
     result = run(image, "-e", "NB_USER=alice", "--", "bash", "-c", f"deepdocker-health --wait 60 >/dev/null; {script}")

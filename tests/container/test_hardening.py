@@ -62,6 +62,13 @@ BAD = [
     (b"DEEPDOCKER_BIND=::", "DEEPDOCKER_BIND"),
     (b"DEEPDOCKER_BIND=10.255.255.1", "DEEPDOCKER_BIND"),
     (b"NOTEBOOK_DIR=/root", "NOTEBOOK_DIR"),
+    # Folders that are not deepdocker's to make 0700 and fill with a private key (a second look).
+    (b"SSH_HOST_KEY_DIR=/tmp", "SSH_HOST_KEY_DIR"),
+    (b"SSH_HOST_KEY_DIR=/root/sharedfolder", "SSH_HOST_KEY_DIR"),
+    (b"SSH_HOST_KEY_DIR=/home/jovyan/keys", "SSH_HOST_KEY_DIR"),
+    (b"SSH_HOST_KEY_DIR=/etc", "SSH_HOST_KEY_DIR"),
+    # Root's group for the notebook user: never.
+    (b"NB_GID=0", "NB_GID"),
 ]
 
 
@@ -191,6 +198,30 @@ def test_a_read_only_root_runs_with_tmpfs_for_run_and_tmp(containers):
     status, _ = api(c.port(8888), TOKEN, "/api/contents/saved.txt", {"type": "file", "format": "text", "content": "x"},
                     "PUT")  # fmt: skip
     assert status in (200, 201)
+
+
+def test_a_read_only_root_adopts_the_shared_folders_owner(containers):
+    shared = Path(tempfile.mkdtemp())
+    try:
+        os.chown(shared, 1500, 1500)
+        c = containers.run(
+            env={"SERVICES": "jupyter,tensorboard", "JUPYTER_TOKEN": TOKEN},
+            ports=[8888],
+            opts=["--read-only", "--tmpfs", "/run", "--tmpfs", "/tmp", "-v", f"{shared}:/root/sharedfolder"],
+        )
+        c.wait_health("healthy")
+        pid = json.loads(c.exec("deepdocker-health", "--json").stdout)["services"]["jupyter"]["pid"]
+        assert (c.host.process.get(pid=pid).uid, c.host.process.get(pid=pid).gid) == (1500, 1500)
+        status, _ = api(c.port(8888), TOKEN, "/api/contents/sharedfolder/x.txt",
+                        {"type": "file", "format": "text", "content": "x"}, "PUT")  # fmt: skip
+        assert status in (200, 201)
+        assert ((shared / "x.txt").stat().st_uid, (shared / "x.txt").stat().st_gid) == (1500, 1500)
+        # Served by nss_wrapper: the name is jovyan's, /etc untouched.
+        who = c.exec("cat", f"/proc/{pid}/environ")
+        assert "NSS_WRAPPER_PASSWD=/run/deepdocker/passwd" in who.stdout
+        assert "jovyan:x:1000:" in c.exec("cat", "/etc/passwd").stdout
+    finally:
+        subprocess.run(["rm", "-rf", str(shared)], check=False)
 
 
 def test_a_read_only_root_without_tmpfs_says_what_it_needs(image):

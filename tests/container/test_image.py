@@ -50,16 +50,19 @@ def test_services_run_healthy_and_answer(containers, installed, services):
     c.wait_health("healthy")
     enabled = installed if services == "all" else services.split(",")
     assert {"jupyter", "tensorboard", "sshd"} <= set(installed)
-    # With Jupyter, TensorBoard, VS Code and Shiny wait for their first request (on demand): STOPPED until then.
+    # With Jupyter, TensorBoard, VS Code and Shiny wait for their first request (on demand): IDLE to
+    # deepdocker-health, RUNNING to supervisorctl (a waiting shell), whose status exits 0.
     lazy = {n for n in enabled if REGISTRY[n].on_demand} if "jupyter" in enabled else set()
 
     def states() -> dict[str, str]:
         status = c.exec("supervisorctl", "status")
-        assert status.returncode in (0, 3), status.stdout + status.stderr  # 3: some not running
+        assert status.returncode == 0, status.stdout + status.stderr  # 3 would be "not running"
         return dict(line.split()[:2] for line in status.stdout.splitlines())
 
     # supervisorctl, with no flags, sees exactly the enabled daemons.
-    assert states() == {name: "STOPPED" if name in lazy else "RUNNING" for name in enabled}
+    assert states() == {name: "RUNNING" for name in enabled}
+    idle = json.loads(c.exec("deepdocker-health", "--json").stdout)["services"]
+    assert {n for n, s in idle.items() if s["state"] == "IDLE"} == lazy
     for name in enabled:
         assert answers(c, name), name
     wait_until(lambda: set(states().values()) == {"RUNNING"}, 30, what="every daemon RUNNING")

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.container.test_first_contact import chromium
+from tests.browser import chromium
 from tests.container.tracked import api, docker
 from tests.helpers import wait_until
 
@@ -59,8 +59,9 @@ def test_tensorboard_starts_on_its_first_request_and_shows_both_frameworks(conta
             pytest.fail(f"CI must run this check, but {why}")
         pytest.skip(f"{why} (make image WHEELHOUSE=... where PyTorch's index is unreachable)")
 
-    # At rest: TensorBoard is not running, and the container is healthy.
-    assert states(c) == {"jupyter": "RUNNING", "tensorboard": "STOPPED"}
+    # At rest: TensorBoard waits (supervisorctl status says RUNNING and exits 0), and the container is healthy.
+    assert states(c) == {"jupyter": "RUNNING", "tensorboard": "RUNNING"}
+    assert c.exec("supervisorctl", "status").returncode == 0
     report = json.loads(c.exec("deepdocker-health", "--json").stdout)
     assert report["healthy"] and report["services"]["tensorboard"]["state"] == "IDLE"
     assert c.host.process.filter(comm="tensorboard") == []

@@ -119,3 +119,28 @@ def test_host_keys_persist_in_a_mounted_folder(containers):
         wait_until(lambda: second.host.supervisor("sshd").is_running, 30)
     finally:
         shutil.rmtree(keys, ignore_errors=True)
+
+
+def test_notebook_code_cannot_switch_the_login_off(containers):
+    c = containers.run(env={"SERVICES": "jupyter", "JUPYTER_TOKEN": TOKEN}, ports=[8888])
+    c.wait_health("healthy")
+    # What a notebook's code could write, as the notebook user: the login off, in every user config.
+    off = json.dumps({"IdentityProvider": {"token": ""}, "ServerApp": {"token": "", "disable_check_xsrf": True}})
+    for folder in ("/home/jovyan/.jupyter", "/home/jovyan/.local/etc/jupyter"):
+        script = f"mkdir -p {folder} && echo '{off}' > {folder}/jupyter_server_config.json"
+        assert c.exec("bash", "-c", script, user="jovyan").returncode == 0
+    # deepdocker's own config is root's: the notebook user can neither change nor replace it.
+    for target in ("/run/deepdocker/jupyter/config/jupyter_server_config.json", "/run/deepdocker/jupyter/config/x"):
+        assert c.exec("bash", "-c", f"echo {{}} > {target}", user="jovyan").returncode != 0
+    assert c.exec("mv", "/run/deepdocker/jupyter/config", "/run/deepdocker/jupyter/c2", user="jovyan").returncode != 0
+    assert c.exec("supervisorctl", "restart", "jupyter").returncode == 0
+    c.wait_health("healthy")
+    wait_until(lambda: c.exec("deepdocker-health").returncode == 0, 60)
+    base = f"http://127.0.0.1:{c.port(8888)}"
+    for path in ("/api/contents", "/api/kernels", "/api/terminals"):
+        with pytest.raises(urllib.error.HTTPError) as e:
+            urllib.request.urlopen(base + path, timeout=30)
+        assert e.value.code == 403, path
+    req = urllib.request.Request(f"{base}/api/contents", headers={"Authorization": f"token {TOKEN}"})
+    with urllib.request.urlopen(req, timeout=30) as r:
+        assert r.status == 200

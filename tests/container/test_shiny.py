@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from entrypoint.services import REGISTRY
-from tests.container import browser
+from tests import browser
 from tests.container.tracked import docker
 
 pytestmark = pytest.mark.container

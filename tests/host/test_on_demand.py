@@ -5,9 +5,12 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
 import urllib.request
+from pathlib import Path
 
 import psutil
 import pytest
@@ -39,7 +42,12 @@ def open_tensorboard(stack: Stack, timeout: float = 90) -> tuple[int, bytes]:
 
 def tensorboard_processes(stack: Stack, recursive: bool = True) -> list[psutil.Process]:
     tree = psutil.Process(stack.supervisord_pid).children(recursive=recursive)
-    return [p for p in tree if "tensorboard" in args(p) and "entrypoint.wake" not in args(p)]
+    return [p for p in tree if "tensorboard" in args(p) and "entrypoint.wake" not in args(p) and not waiting(p)]
+
+
+def waiting(p: psutil.Process) -> bool:
+    """The on-demand program before its first request: a shell waiting on its FIFO."""
+    return args(p).startswith("/bin/sh -c test -e")
 
 
 def args(p: psutil.Process) -> str:
@@ -54,11 +62,18 @@ def test_idle_until_its_first_request_then_supervised(stack):
     report = stack.report()
     tb = report["services"]["tensorboard"]
     assert report["healthy"] is True
-    assert tb["state"] == "IDLE" and tb["pid"] == 0, tb
+    assert tb["state"] == "IDLE" and tb["pid"] != 0, tb
     assert "first request" in tb["probe"]
     assert not listening(stack.ports["tensorboard"])
     assert tensorboard_processes(stack) == []
+    assert waiting(psutil.Process(tb["pid"])) and psutil.Process(tb["pid"]).memory_info().rss < 4 << 20
+    waiter = tb["pid"]
     assert "IDLE" in stack.health().stdout
+    # A script that checks supervisorctl's exit status sees a healthy lab (3 would mean "not running").
+    supervisorctl = str(Path(sys.executable).with_name("supervisorctl"))
+    out = subprocess.run([supervisorctl, "-c", str(stack.run_dir / "supervisord.conf"), "status"], capture_output=True)
+    assert out.returncode == 0 and out.stdout.decode().split()[:2] == ["jupyter", "RUNNING"], out
+    assert dict(line.split()[:2] for line in out.stdout.decode().splitlines())["tensorboard"] == "RUNNING"
 
     # Health is asked all along the first request: it never says anything but healthy.
     reports: list[dict] = []
@@ -86,7 +101,7 @@ def test_idle_until_its_first_request_then_supervised(stack):
     )
     assert tb["ready"] is True, tb
     # supervisord's child, not the proxy's: one TensorBoard (with its data server), under supervisord.
-    assert [p.pid for p in tensorboard_processes(stack, recursive=False)] == [tb["pid"]]
+    assert [p.pid for p in tensorboard_processes(stack, recursive=False)] == [tb["pid"]] == [waiter]
     jupyter = psutil.Process(stack.report()["services"]["jupyter"]["pid"])
     assert not [p for p in jupyter.children(recursive=True) if "tensorboard" in args(p)]
     assert "tensorboard | deepdocker: starting on its first request" in stack.logs()
@@ -108,19 +123,20 @@ def test_idle_until_its_first_request_then_supervised(stack):
     assert not psutil.pid_exists(again["pid"])
 
 
-def test_the_wake_fifo_starts_nothing_but_on_demand_services(stack):
-    """Only the notebook user can write the FIFO; even so, only an on-demand name does anything."""
-    fifo = stack.run_dir / "wake"
-    assert fifo.stat().st_mode & 0o777 == 0o600
+def test_only_on_demand_services_have_a_fifo_and_only_their_user_writes_it(stack):
+    wake = stack.run_dir / "wake"
+    assert wake.stat().st_mode & 0o777 == 0o700
+    assert sorted(os.listdir(wake)) == ["tensorboard"]
+    assert (wake / "tensorboard").stat().st_mode & 0o777 == 0o600
     jupyter_pid = stack.report()["services"]["jupyter"]["pid"]
-    fd = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+    # What arrives on it, whatever it is, only wakes its own service.
+    fd = os.open(wake / "tensorboard", os.O_WRONLY | os.O_NONBLOCK)
     try:
         os.write(fd, b"jupyter\nsshd\n" + b"x" * 5000 + b"\n\xff\xfe\n\n")
     finally:
         os.close(fd)
-    time.sleep(1.5)  # two of supervisord's ticks: it had every chance to act
+    wait_until(lambda: stack.report()["services"]["tensorboard"]["ready"], 60, what="TensorBoard woken")
     report = stack.report()
-    assert report["services"]["tensorboard"]["state"] == "IDLE"
     assert report["services"]["jupyter"]["pid"] == jupyter_pid
     assert report["healthy"] is True
 

@@ -5,13 +5,13 @@ tests/container/test_code.py."""
 from __future__ import annotations
 
 import os
-import shlex
 
 import pytest
 
 from entrypoint import cli, prepare
 from entrypoint.render import render
 from entrypoint.settings import UsageError
+from tests.helpers import daemon_argv
 from tests.unit.test_render import parse, programs
 
 HUB_ENV = {"JUPYTERHUB_API_TOKEN": "hub-token-0123456789", "JUPYTERHUB_SERVICE_PREFIX": "/user/alice/"}
@@ -25,7 +25,7 @@ def env(tmp_path, base_env):
 
 
 def argv(tmp_path, settings) -> list[str]:
-    return shlex.split(programs(parse(tmp_path, render(settings)))["code"].command)
+    return daemon_argv(programs(parse(tmp_path, render(settings)))["code"].command)
 
 
 def test_behind_jupyters_login_it_has_none_of_its_own(tmp_path, env):

@@ -10,6 +10,7 @@ from entrypoint.command import jupyter_request
 from entrypoint.errors import UsageError
 from entrypoint.render import render
 from entrypoint.settings import from_env
+from tests.helpers import daemon_argv
 
 
 @pytest.mark.parametrize(
@@ -90,6 +91,6 @@ def test_options_reach_jupyters_command_line_and_nothing_else(tmp_path, base_env
     opts.process_config(do_usage=False)
     programs = {p.name: p for g in opts.process_group_configs for p in g.process_configs}
     assert sorted(programs) == ["jupyter", "sshd"]
-    argv = shlex.split(programs["jupyter"].command)
+    argv = daemon_argv(programs["jupyter"].command)
     assert "--port=9999" in argv and "--LabApp.default_url=/tree" in argv
     assert argv[-2:] == options

@@ -24,6 +24,7 @@ services = st.builds(
 states = st.builds(
     state.State, field, st.lists(services, unique_by=lambda s: s.name).map(lambda ss: {s.name: s for s in ss}),
     st.lists(field), st.lists(names), st.lists(st.tuples(names, field, field)),
+    st.none() | st.tuples(field, st.integers(0, 2**31 - 1), st.integers(0, 2**31 - 1), field),
 )  # fmt: skip
 
 

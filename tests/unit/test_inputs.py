@@ -14,7 +14,6 @@ import contextlib
 import io
 import os
 import re
-import shlex
 from pathlib import Path
 
 import pytest
@@ -25,6 +24,7 @@ from supervisor.options import ServerOptions
 from entrypoint import cli
 from entrypoint.services import REGISTRY
 from entrypoint.settings import SECRETS, VARIABLES, registry_variables
+from tests.helpers import daemon_argv
 
 PORT_VARS = {s.port_var: name for name, s in REGISTRY.items()}
 SWITCHES = tuple(s.public_var for s in REGISTRY.values() if s.public_var)
@@ -165,7 +165,7 @@ def programs(text: str, folder: Path, run_dir: str) -> dict:
 
 def check_meaning(var: str, value: str, progs: dict, text: str) -> None:
     """The parsed config says what `var=value` means."""
-    argv = {name: shlex.split(p.command) for name, p in progs.items()}
+    argv = {name: daemon_argv(p.command) for name, p in progs.items()}
     assert set(progs) <= set(REGISTRY), "a program nobody asked for"
     if var == "NOTEBOOK_DIR" and value:  # empty: unset, the default
         assert f"--ServerApp.root_dir={value}" in argv["jupyter"] and progs["jupyter"].directory == value

@@ -2,13 +2,13 @@
 
 import dataclasses
 import os
-import shlex
 
 import pytest
 from supervisor.options import ServerOptions
 
-from entrypoint.render import render
+from entrypoint.render import WAITER, render
 from entrypoint.settings import from_env
+from tests.helpers import daemon_argv
 
 
 def parse(tmp_path, text):
@@ -46,8 +46,10 @@ def test_one_program_per_enabled_service(tmp_path, settings):
     assert sorted(programs(opts)) == ["jupyter", "sshd", "tensorboard"]
     for p in programs(opts).values():
         assert p.autorestart
-        # TensorBoard, behind Jupyter's login, waits for its first request (on demand).
-        assert p.autostart == (p.name != "tensorboard")
+        # Every program runs (supervisorctl status: RUNNING); TensorBoard, behind Jupyter's login,
+        # as a waiter on its FIFO until its first request (on demand).
+        assert p.autostart
+        assert p.command.startswith("/bin/sh -c") == (p.name == "tensorboard")
         assert p.stopasgroup and p.killasgroup
         assert p.stdout_logfile is None and p.stderr_logfile is None
         assert p.stdout_events_enabled and p.stderr_events_enabled
@@ -57,16 +59,16 @@ def test_one_program_per_enabled_service(tmp_path, settings):
 def test_commands_and_ports(tmp_path, settings):
     s = settings(JUPYTER_PORT="9999", DEEPDOCKER_BIND="127.0.0.1", JUPYTER_BASE_URL="/user/me")
     progs = programs(parse(tmp_path, render(s)))
-    argv = shlex.split(progs["jupyter"].command)
+    argv = daemon_argv(progs["jupyter"].command)
     assert argv[0] == s.get("jupyter").exe
     assert "--port=9999" in argv and "--ip=127.0.0.1" in argv
     assert "--ServerApp.base_url=/user/me/" in argv
     env = progs["jupyter"].environment
     assert env["JUPYTER_TOKEN_FILE"] == str(s.run_dir / "jupyter" / "token")
-    tb = shlex.split(progs["tensorboard"].command)
+    tb = daemon_argv(progs["tensorboard"].command)
     assert "--port=6006" in tb and f"--logdir={tmp_path}/note books;x#y %(x)s/logs" in tb
     assert progs["jupyter"].directory == s.notebook_dir
-    sshd = shlex.split(progs["sshd"].command)
+    sshd = daemon_argv(progs["sshd"].command)
     assert sshd == [s.get("sshd").exe, "-D", "-e", "-f", str(s.run_dir / "sshd_config")]
 
 
@@ -96,7 +98,7 @@ def test_extension_is_loaded_with_its_policies(tmp_path, settings, env, liveness
         "liveness": liveness,
         "state_file": str(s.run_dir / "services.tsv"),
         "on_demand": "tensorboard",
-        "wake_fifo": str(s.run_dir / "wake"),
+        "wake_dir": str(s.run_dir / "wake"),
         "status_socket": str(s.run_dir / "status.sock"),
         "status_owner": f"{s.account.uid}:{s.account.gid}",
     }
@@ -116,17 +118,17 @@ def test_extension_is_loaded_with_its_policies(tmp_path, settings, env, liveness
 def test_on_demand_services_wait_for_their_first_request(tmp_path, settings, env, services, started_at_once):
     s = settings(SERVICES=services, **env)
     opts = parse(tmp_path, render(s))
-    assert {n for n, p in programs(opts).items() if p.autostart} == started_at_once
+    waiting = {n for n, p in programs(opts).items() if p.command.startswith(WAITER)}
+    assert waiting == set(programs(opts)) - started_at_once
     (_, _, cfg), *_ = [f for f in opts.configroot.supervisord.rpcinterface_factories if f[0] == "deepdocker"]
-    lazy = set(programs(opts)) - started_at_once
-    assert set(filter(None, cfg.get("on_demand", "").split(","))) == lazy
-    assert ("wake_fifo" in cfg) == bool(lazy)
+    assert set(filter(None, cfg.get("on_demand", "").split(","))) == waiting
+    assert ("wake_dir" in cfg) == bool(waiting)
 
 
 def test_rstudio_renders(tmp_path, settings, stand_ins):
     s = settings(SERVICES=ALL)
     progs = programs(parse(tmp_path, render(s)))
-    argv = shlex.split(progs["rstudio"].command)
+    argv = daemon_argv(progs["rstudio"].command)
     assert argv[0] == str(stand_ins / "rserver")
     assert "--server-daemonize=0" in argv and "--www-port=8787" in argv
     assert "--server-health-check-enabled=1" in argv
@@ -147,7 +149,7 @@ def test_rstudio_login_stays_on_unless_disabled(tmp_path, settings):
     s = settings(SERVICES=ALL)
     assert "--auth-none=1" not in programs(parse(tmp_path, render(s)))["rstudio"].command
     s = settings(SERVICES=ALL, DISABLE_AUTH="true")
-    assert "--auth-none=1" in shlex.split(programs(parse(tmp_path, render(s)))["rstudio"].command)
+    assert "--auth-none=1" in daemon_argv(programs(parse(tmp_path, render(s)))["rstudio"].command)
 
 
 def test_rstudio_password_is_never_in_the_config(tmp_path, settings):

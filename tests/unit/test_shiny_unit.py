@@ -3,13 +3,12 @@ parser; the apps run in tests/host/test_shiny_host.py and tests/container/test_s
 
 from __future__ import annotations
 
-import shlex
-
 import pytest
 
 from entrypoint import cli, prepare
 from entrypoint.render import render
 from entrypoint.settings import UsageError
+from tests.helpers import daemon_argv
 from tests.unit.test_render import parse, programs
 
 
@@ -21,7 +20,7 @@ def env(tmp_path, base_env):
 
 
 def argv(tmp_path, settings) -> list[str]:
-    return shlex.split(programs(parse(tmp_path, render(settings)))["shiny"].command)
+    return daemon_argv(programs(parse(tmp_path, render(settings)))["shiny"].command)
 
 
 def test_behind_jupyters_login_over_a_folder_under_the_notebooks(tmp_path, env):

@@ -17,6 +17,7 @@ from entrypoint.command import command_words, jupyter_request
 from entrypoint.errors import UsageError
 from entrypoint.render import render
 from entrypoint.settings import from_env
+from tests.helpers import daemon_argv
 
 NOBODY = pwd.getpwnam("nobody")
 
@@ -88,7 +89,7 @@ def test_notebook_args_reach_jupyter_and_stacks_settings_reach_the_config(tmp_pa
     settings, command = cli.configure(env, [])
     assert command == []
     progs = programs(settings, tmp_path)
-    argv = shlex.split(progs["jupyter"].command)
+    argv = daemon_argv(progs["jupyter"].command)
     assert "--ServerApp.max_body_size=7" in argv and "--LabApp.default_url=/tree" in argv
     assert f"--ServerApp.certfile={settings.run_dir}/jupyter/cert.pem" in argv
     assert progs["jupyter"].umask == 0o027 and progs["tensorboard"].umask == 0o027
@@ -242,13 +243,13 @@ def test_a_hub_start_is_the_single_user_server_behind_the_hubs_login(tmp_path, b
     settings, command = cli.configure(env, argv)
     assert command == [] and settings.hub is not None and not settings.generated
     progs = programs(settings, tmp_path)
-    jupyter = shlex.split(progs["jupyter"].command)
+    jupyter = daemon_argv(progs["jupyter"].command)
     assert jupyter[0] == str(singleuser)
     assert "--port=8890" in jupyter and "--ServerApp.base_url=/user/alice/" in jupyter
     assert "JUPYTER_TOKEN_FILE" not in progs["jupyter"].environment  # the Hub's login, not a token of ours
     assert HUB_ENV["JUPYTERHUB_API_TOKEN"] not in progs["jupyter"].command
     # TensorBoard under the Hub's prefix, behind its login, on loopback.
-    assert "--host=127.0.0.1" in shlex.split(progs["tensorboard"].command)
+    assert "--host=127.0.0.1" in daemon_argv(progs["tensorboard"].command)
 
 
 @pytest.fixture
@@ -269,7 +270,7 @@ def test_in_hub_mode_every_service_sits_behind_the_hub_and_only_jupyter_holds_it
         assert progs[name].environment["JUPYTERHUB_API_TOKEN"] == "", name
     assert "JUPYTERHUB_API_TOKEN" not in progs["jupyter"].environment  # its own, from supervisord's
     # RStudio: its own login off, on loopback, at the Hub's prefix, proxied like TensorBoard.
-    rstudio = shlex.split(progs["rstudio"].command)
+    rstudio = daemon_argv(progs["rstudio"].command)
     assert "--auth-none=1" in rstudio and "--www-address=127.0.0.1" in rstudio
     assert "--www-root-path=/user/alice/rstudio/" in rstudio
     assert "PASSWORD" not in settings.secrets and not settings.generated

@@ -5,6 +5,7 @@ import pwd
 
 import pytest
 
+from entrypoint import users
 from entrypoint.users import SharedFolder, adopt, resolve, shared_folder, writable_by
 
 root_only = pytest.mark.skipif(os.geteuid() != 0, reason="owning a folder as another UID needs root")
@@ -91,3 +92,47 @@ def test_writable_by_follows_owner_group_and_other_bits(shared):
     shared.chmod(0o775)
     assert writable_by(str(shared), 5000, 4343)
     assert writable_by(str(shared), 0, 0)  # root writes anywhere writable
+
+
+def test_root_s_group_is_refused_in_one_line():
+    from entrypoint.errors import UsageError
+
+    with pytest.raises(UsageError) as e:
+        resolve({"NB_USER": "nobody", "NB_GID": "0"}, is_root=True)
+    assert e.value.var == "NB_GID" and "root's group" in str(e.value)
+    # NB_USER=root keeps everything root's, knowingly.
+    assert resolve({"NB_USER": "root", "NB_GID": "0"}, is_root=True).gid == 0
+
+
+@pytest.fixture
+def etc(tmp_path, monkeypatch):
+    """A passwd and group file of the test's own, read where /etc/passwd and /etc/group would be."""
+    passwd, group = tmp_path / "passwd", tmp_path / "group"
+    passwd.write_text("root:x:0:0:root:/root:/bin/bash\njovyan:x:1000:100::/home/jovyan:/bin/bash\n")
+    group.write_text("root:x:0:\nusers:x:100:jovyan\nstaff:x:50:jovyan,other\n")
+    real_open = open
+
+    def redirected(path, *args, **kwargs):
+        path = {"/etc/passwd": passwd, "/etc/group": group}.get(str(path), path)
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr("builtins.open", redirected)
+    monkeypatch.setattr(users, "PASSWD", str(passwd))
+    return passwd, group
+
+
+def test_a_uid_change_edits_the_entry_alone(etc):
+    passwd, _ = etc
+    users._set_ids("jovyan", 1500, 1500)
+    assert passwd.read_text() == "root:x:0:0:root:/root:/bin/bash\njovyan:x:1500:1500::/home/jovyan:/bin/bash\n"
+
+
+def test_a_read_only_etc_gets_the_entry_from_nss_wrapper(etc):
+    renamed = users.Account("alice", 1500, 1600, "/home/jovyan", remap=True, rename_from="jovyan", nss=True)
+    assert "alice:x:1500:1600::/home/jovyan:/bin/bash" in users.nss_passwd(renamed).splitlines()
+    group = users.nss_group(renamed).splitlines()
+    # The renamed account keeps its groups (users, staff), and its new gid gets a group of its own.
+    assert "users:x:100:alice" in group and "staff:x:50:alice,other" in group and "alice-1600:x:1600:" in group
+    assert users.groups(renamed) == [50, 100, 1600]
+    named = users.Account("jovyan", 1000, 100, "/home/jovyan", group="lab", nss=True)
+    assert "lab:x:100:jovyan" in users.nss_group(named).splitlines()

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import os
+import shlex
 import subprocess
 import sys
+import time
 
 import pytest
 
 from entrypoint import wake
-from entrypoint.supervisor_ext import MAX_WAKE_LINE, _WakeFifo
+from entrypoint.render import WAITER
 from healthchecks import cli
 
 
@@ -20,24 +22,31 @@ def fifo(tmp_path):
     return path
 
 
-def test_a_name_is_handed_to_the_reader_line_by_line(fifo):
-    started: list[str] = []
-    reader = _WakeFifo(str(fifo), started.append)
+def waiter(fifo, out) -> subprocess.Popen:
+    """An on-demand program's command as supervisord runs it: the waiter, then a stand-in daemon."""
+    argv = [*shlex.split(WAITER), str(fifo), sys.executable, "-c", f"open({str(out)!r}, 'w').write('daemon')"]
+    return subprocess.Popen(argv)
+
+
+def test_the_program_waits_on_its_fifo_then_becomes_the_daemon(fifo, tmp_path):
+    out = tmp_path / "ran"
+    first = waiter(fifo, out)
+    with pytest.raises(subprocess.TimeoutExpired):
+        first.wait(0.5)  # waiting: nothing has asked for it
+    assert not out.exists() and not (tmp_path / "wake.started").exists()
     assert wake.wake(str(fifo), "tensorboard") is None
-    assert wake.wake(str(fifo), "tensorboard") is None
-    reader.handle_read_event()
-    assert started == ["tensorboard", "tensorboard"]
-    # Lines too long, empty, or split across reads: only whole, short lines count.
-    fd = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
-    os.write(fd, b"x" * (MAX_WAKE_LINE + 1) + b"\n\nten")
-    reader.handle_read_event()
-    os.write(fd, b"sorboard\n")
-    reader.handle_read_event()
-    os.close(fd)
-    assert started == ["tensorboard"] * 3
-    # With every writer gone the reader does not see end of file (no busy loop): nothing to read.
-    reader.handle_read_event()
-    assert started == ["tensorboard"] * 3
+    assert first.wait(30) == 0 and out.read_text() == "daemon"
+    # Woken once: a restart (after a crash) starts the daemon at once, with nobody writing.
+    assert (tmp_path / "wake.started").exists()
+    out.unlink()
+    assert waiter(fifo, out).wait(30) == 0 and out.read_text() == "daemon"
+
+
+def test_a_waiter_is_stopped_by_sigterm_at_once(fifo, tmp_path):
+    p = waiter(fifo, tmp_path / "ran")
+    time.sleep(0.2)
+    p.terminate()
+    assert p.wait(5) == -15 and not (tmp_path / "ran").exists()
 
 
 def test_no_reader_is_said_at_once_and_exits_0(fifo):
@@ -67,8 +76,8 @@ def status(tb: dict) -> list[dict]:
 @pytest.mark.parametrize(
     "tb, state, healthy",
     [
-        # Never spawned: IDLE, nothing to probe, healthy.
-        ({"state": "STOPPED", "pid": 0, "restarts": 0, "started": False}, "IDLE", True),
+        # Waiting on its FIFO (running, a shell): IDLE, nothing to probe, healthy.
+        ({"state": "RUNNING", "pid": 8, "restarts": 0, "started": False}, "IDLE", True),
         # Its first start, a request waiting on it: healthy while it comes up.
         ({"state": "STARTING", "pid": 9, "restarts": 0, "started": True}, "STARTING", True),
         # Crashed after that, or stopped by hand: like any other service, not healthy.
@@ -90,11 +99,11 @@ def test_health_of_an_on_demand_service(tmp_path, monkeypatch, tb, state, health
 
 def test_a_service_started_at_once_is_never_idle(tmp_path, monkeypatch):
     (tmp_path / "services.tsv").write_text(STATE.replace("on-demand", "now"))
-    tb = {"state": "STOPPED", "pid": 0, "restarts": 0, "started": False}
+    tb = {"state": "RUNNING", "pid": 8, "restarts": 0, "started": False}
     monkeypatch.setattr(cli.rpc, "call", lambda socket, method: status(tb))
-    monkeypatch.setattr(cli, "probe", lambda spec: (True, "probed"))
+    monkeypatch.setattr(cli, "probe", lambda spec: (spec.target == "/api", "probed"))
     report = cli.check(str(tmp_path))
-    assert report["services"]["tensorboard"]["state"] == "STOPPED" and report["healthy"] is False
+    assert report["services"]["tensorboard"]["state"] == "RUNNING" and report["healthy"] is False
 
 
 @pytest.mark.parametrize("env, start", [({}, "on-demand"), ({"DEEPDOCKER_ON_DEMAND": "no"}, "now")])

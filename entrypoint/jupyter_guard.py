@@ -1,0 +1,74 @@
+"""Jupyter's login, kept deepdocker's: a config file that runs inside the Jupyter server.
+
+deepdocker-entrypoint copies this file, as `jupyter_server_config.py`, into its own config folder
+(root's, first on JUPYTER_CONFIG_PATH, so it is read last and wins), beside the
+`jupyter_server_config.json` that pins every login trait (entrypoint.prepare.login_pins). Settings
+cannot do what this does, so it is code, and it reaches into two libraries (checked below):
+
+* `ServerApp.tornado_settings` is one dict: a higher-priority file replaces it whole, so pinning it
+  would lose a user's harmless keys (`headers`), and leaving it lets a user's config replace the
+  cookie secret, the XSRF switches or the allowed origins. Those keys are dropped from it before
+  the web app is built (`ServerApp.init_webapp`), with one warning line.
+* The cookie secret comes from deepdocker's file beside this one, whatever a user's config says.
+* jupyter-server-proxy leaves the XSRF check to the proxied apps (`ProxyHandler.check_xsrf_cookie`
+  does nothing), and TensorBoard, code-server and Shiny have none behind Jupyter's login: a page on
+  another site could POST to them with the login cookie. Jupyter's own rule is applied instead: a
+  request that changes something and is not token-authenticated must come from Jupyter's origin
+  (Origin header, else Referer).
+"""
+
+import logging
+import os
+import re
+
+from jupyter_server.serverapp import ServerApp
+from tornado import web
+
+c = get_config()  # type: ignore[name-defined]  # noqa: F821  (traitlets' config-file namespace)
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+# tornado_settings keys that decide who gets in; anything named like one is dropped too.
+_LOGIN_KEY = re.compile(
+    r"cookie|xsrf|token|password|login|logout|auth|origin|credential|identity|remote|hostname|secret"
+)
+
+
+def _init_webapp(self, _original=ServerApp.init_webapp):
+    dropped = sorted(k for k in self.tornado_settings if _LOGIN_KEY.search(k))
+    if dropped:
+        self.tornado_settings = {k: v for k, v in self.tornado_settings.items() if k not in dropped}
+        self.log.warning(
+            "deepdocker: ServerApp.tornado_settings %s ignored: Jupyter's login is deepdocker's", ", ".join(dropped)
+        )
+    return _original(self)
+
+
+ServerApp.init_webapp = _init_webapp  # type: ignore[method-assign]
+
+with open(os.path.join(HERE, "cookie_secret"), "rb") as f:
+    c.ServerApp.cookie_secret = f.read()
+
+try:
+    import jupyter_server_proxy
+    from jupyter_server_proxy.handlers import ProxyHandler
+except ImportError:  # no proxy, nothing proxied
+    ProxyHandler = None
+
+if ProxyHandler is not None:
+    if not str(getattr(jupyter_server_proxy, "__version__", "")).startswith("4."):
+        logging.getLogger("ServerApp").warning(
+            "deepdocker: jupyter-server-proxy %s is untested (4.x is): its XSRF check is replaced all the same",
+            getattr(jupyter_server_proxy, "__version__", "?"),
+        )
+
+    def _check_xsrf_cookie(self):
+        if not hasattr(self, "_jupyter_current_user"):
+            return  # too early: called again once the user is known (JupyterHandler.prepare)
+        if self.request.headers.get("Origin") is not None:
+            same = self.check_origin()  # True for token-authenticated requests too
+        else:
+            same = self.token_authenticated or self.check_referer()
+        if not same:
+            raise web.HTTPError(403, "Blocking a cross-origin request to a service behind Jupyter's login")
+
+    ProxyHandler.check_xsrf_cookie = _check_xsrf_cookie
