@@ -61,7 +61,7 @@ def _on_demand(body: str, fifo: object) -> str:
     """A program's command, waiting on `fifo` first (its template's text begins `command=`)."""
     if not body.startswith("command="):
         raise values.UnsafeValue(f"a program template that does not begin with its command: {body[:40]!r}")
-    return f"command={WAITER} {_arg(fifo)}\n    {body[len('command='):]}"
+    return f"command={WAITER} {_arg(fifo)}\n    {body[len('command=') :]}"
 
 
 def _envlist(variables: dict[str, str]) -> str:

@@ -116,6 +116,7 @@ class _Waker(_Reader):
 
 _waker: _Waker | None = None
 
+
 class _StatusSocket(_Reader):
     """deepdocker.status() for the notebook user, whose commands cannot open supervisord's socket
     (root's: it controls every daemon). Each connection gets the XML-RPC response body and is
