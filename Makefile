@@ -34,11 +34,13 @@ IMAGE_ARGS = --build-arg "FRAMEWORKS=$(FRAMEWORKS)" $(foreach v,$(sort $(filter 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-$(VENV)/.installed: setup.cfg pyproject.toml
+$(VENV)/.installed: setup.cfg setup.py pyproject.toml
 	$(PYTHON) -m venv --clear $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	# compat: a plain .pth entry; the default editable finder adds ~8 ms to every command's start.
 	$(PY) -m pip install -q -e '.[test,lint]' --config-settings editable_mode=compat
+	# compat puts the checkout on sys.path; supervisor/ too, for the plug-in deepdocker_supervisor.
+	echo '$(abspath supervisor)' > "$$($(PY) -c 'import sysconfig; print(sysconfig.get_path("purelib"))')/deepdocker-supervisor.pth"
 	# JupyterHub's proxy for the hub tests (npm), trusting the system's CAs as pip does; without it
 	# those tests say so and skip (not in CI, where they fail).
 	if command -v npm >/dev/null; then NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt \

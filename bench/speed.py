@@ -84,7 +84,7 @@ class Run:
         bin_dir = Path(sys.executable).parent
         cmd = [str(bin_dir / "supervisord"), "-n", "-c", str(self.paths.config)]
         if not self.stock:
-            cmd = [sys.executable, "-m", "entrypoint.supervise", "-n", "-c", str(self.paths.config)]
+            cmd = [sys.executable, "-m", "deepdocker_supervisor.supervise", "-n", "-c", str(self.paths.config)]
         self.started = time.monotonic()
         self.proc = subprocess.Popen(cmd, env=self.env, stdout=self.log, stderr=self.log)
 

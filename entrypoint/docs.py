@@ -13,7 +13,8 @@ import re
 import sys
 from pathlib import Path
 
-from .services import REGISTRY, Service
+from .core.model import Service
+from .services import REGISTRY
 from .settings import MAX_SECRET_FILE, MIN_TOKEN
 
 DASH = "\u2013"  # the README's "none"

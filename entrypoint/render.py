@@ -1,20 +1,22 @@
-"""Settings -> supervisord.conf text, through the Jinja2 templates in supervisor/.
-
-They are package data of `entrypoint` (entrypoint/templates links to supervisor/; setup.cfg takes
-every *.j2 there), loaded as installed packages load data, so the checkout and the image read the
-same files the same way.
+"""Settings -> supervisord.conf text, through Jinja2 templates that are package data: the base one
+of deepdocker_supervisor (supervisor/), and each service's program.conf.j2 in its own folder. They
+are loaded as installed packages load data (importlib.resources), so the checkout and the image
+read the same files the same way.
 """
 
 from __future__ import annotations
 
+import importlib.resources
 import os
 import shlex
 
 import jinja2
 
-from . import services, users, values
-from .paths import Paths
-from .settings import Enabled, Settings
+from .accounts import users
+from .core import values
+from .core.model import Enabled, Settings
+from .core.paths import Paths
+from .services import PACKAGES
 
 # Where root's own programs live when PATH names none of root's folders.
 TRUSTED_FALLBACK = "/usr/sbin:/usr/bin:/sbin:/bin"
@@ -80,16 +82,26 @@ def program_environment(settings: Settings, e: Enabled, paths: Paths) -> dict[st
         # Root's daemons find programs in root's folders alone (users.trusted_path).
         env["PATH"] = users.trusted_path(os.environ.get("PATH")) or TRUSTED_FALLBACK
     if e.service.environment:
-        env.update(services.hook(e.service.environment)(settings, e, paths))
+        env.update(e.service.environment(settings, e, paths))
     if settings.hub and not e.service.essential:
         # supervisord hands its environment to all: the Hub's token is the single-user server's alone.
         env["JUPYTERHUB_API_TOKEN"] = ""
     return env
 
 
+def _template(name: str) -> str | None:
+    """`supervisord.conf.j2` (deepdocker_supervisor's), or `services/NAME/program.conf.j2` (the service's)."""
+    if name == "supervisord.conf.j2":
+        return importlib.resources.files("deepdocker_supervisor").joinpath(name).read_text()
+    parts = name.split("/")
+    if len(parts) == 3 and parts[0] == "services" and parts[1] in PACKAGES:
+        return importlib.resources.files(PACKAGES[parts[1]]).joinpath(parts[2]).read_text()
+    return None
+
+
 def environment() -> jinja2.Environment:
     env = jinja2.Environment(
-        loader=jinja2.PackageLoader("entrypoint", "templates"),
+        loader=jinja2.FunctionLoader(_template),
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
         trim_blocks=True,
@@ -108,4 +120,7 @@ def render(settings: Settings) -> str:
     template = environment().get_template("supervisord.conf.j2")
     paths = Paths(settings.run_dir)
     environments = {e.service.name: program_environment(settings, e, paths) for e in settings.enabled}
-    return template.render(settings=settings, paths=paths, me=settings.me, environments=environments)
+    files = {e.service.name: e.service.files(paths) if e.service.files else None for e in settings.enabled}
+    return template.render(
+        settings=settings, paths=paths, me=settings.me, environments=environments, service_files=files
+    )

@@ -6,7 +6,6 @@ Every bad input raises UsageError, whose text is the one line the user sees.
 from __future__ import annotations
 
 import dataclasses
-import glob
 import ipaddress
 import os
 import pwd
@@ -16,19 +15,20 @@ import shutil
 import socket
 import stat
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from healthchecks.rundir import run_dir as default_run_dir
 from healthchecks.state import FILE as STATE_FILE
 
-from . import services, stacks, users, values
-from .errors import UsageError
-from .hub import Hub
-from .services import DEFAULT_SERVICES, REGISTRY, Service
-from .sshkeys import key_problem
-from .stacks import Stacks
+from . import services
+from .accounts import nss, users
+from .core import values
+from .core.errors import UsageError
+from .core.files import check_folder, inside
+from .core.model import Account, Context, Enabled, Service, Settings
+from .core.values import parse_port
+from .services import DEFAULT_SERVICES, REGISTRY
+from .stacks import options as stacks
 
 __all__ = ["Enabled", "Settings", "UsageError", "from_env"]
 
@@ -67,112 +67,8 @@ def registry_variables() -> tuple[str, ...]:
 MIN_TOKEN = 8
 # A secret file is a few bytes: /dev/zero or a log file is a mistake, not a secret.
 MAX_SECRET_FILE = 64 * 1024
-# OpenSSH's privilege-separation folder (Debian's build), made at start when sshd runs as root.
-SSHD_PRIVSEP = "/run/sshd"
 # sockaddr_un's sun_path holds 108 bytes, its terminating NUL included.
 MAX_SOCKET_PATH = 107
-
-
-@dataclass(frozen=True)
-class Enabled:
-    """One enabled service, resolved for this start."""
-
-    service: Service
-    exe: str
-    port: int
-    # The account it runs as; None: the account that started deepdocker.
-    user: str | None
-    home: str
-    # The address it listens on.
-    bind: str
-    # False: no login of its own, so loopback only, behind Jupyter's (see Service.public_var).
-    public: bool
-    # Not spawned at start: Jupyter's proxy starts it on its first request (Service.on_demand).
-    on_demand: bool = False
-    # Its own login is on: a public service with one (Service.secrets), unless auth_off_var or hub
-    # mode turned it off.
-    own_login: bool = False
-
-    @property
-    def proxied(self) -> bool:
-        """Served at /<name>/ behind Jupyter's login (jupyter-server-proxy): one with no login of its
-        own, unless published with a login of its own (Service.public_var and Service.secrets)."""
-        return not self.public or (self.service.public_var is not None and not self.own_login)
-
-
-@dataclass(frozen=True)
-class Context:
-    """What a service's own settings (Service.own_settings) are checked against."""
-
-    enabled: bool
-    is_root: bool
-    account: users.Account
-    run_dir: Path
-    notebook_dir: str
-
-
-@dataclass(frozen=True)
-class Settings:
-    run_dir: Path
-    # "": every address, IPv4 and IPv6 (DEEPDOCKER_BIND unset).
-    bind: str
-    enabled: tuple[Enabled, ...]
-    account: users.Account
-    # HOME for the notebook daemons: the account's home, or one under the run dir
-    # when that is not writable (an arbitrary `docker run --user` UID).
-    nb_home: str
-    notebook_dir: str
-    # The registry's secrets (Service.secrets) that are set or were generated, by variable.
-    secrets: Mapping[str, str]
-    # Those made up here, to be shown once.
-    generated: tuple[str, ...]
-    jupyter_base_url: str
-    # Each registry service's own settings (Service.own_settings), by name.
-    own: Mapping[str, Mapping[str, Any]]
-    on_fatal: str
-    is_root: bool
-    # The registry's folder variables (Service.folders), resolved: var -> absolute path.
-    folders: Mapping[str, str] = field(default_factory=dict)
-    # Liveness restarts of hung daemons (entrypoint.watchdog); DEEPDOCKER_LIVENESS=false turns them off.
-    liveness: bool = True
-    shared: users.SharedFolder | None = None
-    # From a `jupyter notebook ...` command (entrypoint.command): its page and extra options.
-    jupyter_default_url: str = ""
-    jupyter_options: tuple[str, ...] = ()
-    # JupyterHub's single-user server (entrypoint.hub): the Hub's login, prefix and port.
-    hub: Hub | None = None
-    # docker-stacks' start-up variables (entrypoint.stacks).
-    stacks: Stacks = field(default_factory=Stacks)
-
-    @property
-    def nb_user(self) -> str:
-        return self.account.name
-
-    @property
-    def me(self) -> str:
-        """Whoever runs supervisord; a `docker run --user` UID may have no name."""
-        return "root" if self.is_root else self.account.name
-
-    @property
-    def names(self) -> tuple[str, ...]:
-        return tuple(e.service.name for e in self.enabled)
-
-    @property
-    def essential(self) -> tuple[str, ...]:
-        """The enabled services the container lives for (Service.essential)."""
-        return tuple(e.service.name for e in self.enabled if e.service.essential)
-
-    def secret(self, var: str) -> str:
-        return self.secrets.get(var, "")
-
-    def get(self, name: str) -> Enabled | None:
-        return next((e for e in self.enabled if e.service.name == name), None)
-
-
-def nss_library() -> str | None:
-    """nss_wrapper's library, where installed (the image has it: Debian's libnss-wrapper)."""
-    found = sorted(glob.glob("/usr/lib/*/libnss_wrapper.so") + glob.glob("/usr/lib/libnss_wrapper.so"))
-    return found[0] if found else None
 
 
 def find_program(service: Service, path: str | None) -> str | None:
@@ -234,15 +130,6 @@ def parse_services(raw: str | None, available: Mapping[str, str]) -> tuple[str, 
     return tuple(n for n in REGISTRY if n in wanted)
 
 
-def parse_port(var: str, raw: str) -> int:
-    if not re.fullmatch(r"\d{1,5}", raw.strip()):
-        raise UsageError(var, raw, "not a port number", "an integer from 1 to 65535")
-    port = int(raw)
-    if not 1 <= port <= 65535:
-        raise UsageError(var, raw, "port out of range", "an integer from 1 to 65535")
-    return port
-
-
 def parse_ports(env: Mapping[str, str], names: tuple[str, ...]) -> dict[str, int]:
     ports: dict[str, int] = {}
     # Every port variable that is set is checked, enabled or not: a typo is a typo.
@@ -264,7 +151,7 @@ def parse_ports(env: Mapping[str, str], names: tuple[str, ...]) -> dict[str, int
     return ports
 
 
-def read_secret(env: Mapping[str, str], var: str, reader: users.Account, spaces: bool = False) -> str | None:
+def read_secret(env: Mapping[str, str], var: str, reader: Account, spaces: bool = False) -> str | None:
     """VAR, or the contents of the file named by VAR_FILE (Docker/Kubernetes secrets).
 
     Tokens travel in URLs and headers: no white space. Passwords (spaces=True) may have it.
@@ -301,7 +188,7 @@ def read_secret(env: Mapping[str, str], var: str, reader: users.Account, spaces:
     return value
 
 
-def _secret_file(var: str, path: str, reader: users.Account) -> str:
+def _secret_file(var: str, path: str, reader: Account) -> str:
     values.text(var, path, limit=values.MAX_PATH, what="a path")
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY)
@@ -323,20 +210,6 @@ def _secret_file(var: str, path: str, reader: users.Account) -> str:
         return data.decode()
     except UnicodeDecodeError:
         raise UsageError(var, path, "the file is not UTF-8 text", "a file of UTF-8 text") from None
-
-
-def parse_bool(var: str, raw: str | None) -> bool:
-    return values.switch(var, raw)
-
-
-def parse_authorized_keys(raw: str) -> str:
-    for number, line in enumerate(raw.splitlines(), 1):
-        problem = key_problem(line)
-        if problem:
-            raise UsageError(
-                "SSH_AUTHORIZED_KEYS", raw[:60], f"line {number}: {problem}", "OpenSSH public keys, one per line"
-            )
-    return raw
 
 
 def parse_bind(raw: str) -> str:
@@ -407,28 +280,6 @@ def parse_run_dir(raw: str) -> Path:
     return run_dir
 
 
-def check_folder(var: str, path: Path) -> None:
-    """A folder deepdocker may make and write: every part of the path that exists is a real
-    folder, and the first of them is on a file system that can be written."""
-    for part in (path, *path.parents):
-        if part.is_symlink() and part == path:
-            raise UsageError(var, str(path), "a symbolic link", "a folder, not a link to one")
-        if part.exists():
-            if not part.is_dir():
-                raise UsageError(var, str(path), f"{part} is not a directory", "a path deepdocker can make folders in")
-            if users.read_only(str(part)):
-                accepted = "a writable folder (docker run --read-only: mount a volume or --tmpfs there)"
-                raise UsageError(var, str(path), f"{part} is on a read-only file system", accepted)
-            return
-
-
-def _inside(path: str, folder: str | None) -> bool:
-    if not folder:
-        return False
-    path, folder = os.path.realpath(path), os.path.realpath(folder)
-    return path == folder or path.startswith(folder.rstrip("/") + "/")
-
-
 def check_values(env: Mapping[str, str]) -> None:
     """What every set variable may hold at all, before any of them means anything."""
     for var in (*VARIABLES, *registry_variables()):
@@ -456,7 +307,7 @@ def from_env(env: Mapping[str, str], path: str | None = None) -> Settings:
     account = users.resolve(env, is_root)
     stack = stacks.parse(env, is_root)
     if (account.remap or account.rename_from or account.group) and users.read_only("/etc"):
-        if not nss_library():
+        if not nss.nss_library():
             var = next((v for v in ("NB_UID", "NB_GID", "NB_USER", "NB_GROUP") if v in env), "SHARED_DIR")
             raise UsageError(
                 var,
@@ -474,7 +325,7 @@ def from_env(env: Mapping[str, str], path: str | None = None) -> Settings:
     shared = users.shared_folder(shared_path, account, is_root)
 
     run_dir = parse_run_dir(default_run_dir(env))
-    if _inside(str(run_dir), shared_path):
+    if inside(str(run_dir), shared_path):
         # deepdocker's secrets would land in the user's folder. Name the variable that was set.
         if env.get("DEEPDOCKER_RUN_DIR"):
             raise UsageError(
@@ -492,9 +343,11 @@ def from_env(env: Mapping[str, str], path: str | None = None) -> Settings:
         value = read_secret(env, secret.var, account, spaces=secret.password)
         if value is not None:
             given[secret.var] = value
-    public = {n: s.public_var is None or parse_bool(s.public_var, env.get(s.public_var)) for n, s in REGISTRY.items()}
+    public = {
+        n: s.public_var is None or values.switch(s.public_var, env.get(s.public_var)) for n, s in REGISTRY.items()
+    }
     auth_off = {
-        n: s.auth_off_var is not None and parse_bool(s.auth_off_var, env.get(s.auth_off_var))
+        n: s.auth_off_var is not None and values.switch(s.auth_off_var, env.get(s.auth_off_var))
         for n, s in REGISTRY.items()
     }
     base_url = parse_base_url(env.get("JUPYTER_BASE_URL", "/"))
@@ -507,8 +360,10 @@ def from_env(env: Mapping[str, str], path: str | None = None) -> Settings:
     elif not is_root:
         home_ok = os.path.isdir(account.home) and os.access(account.home, os.W_OK) and not users.read_only(account.home)
     else:
+        # A remapped account's home is handed to its new UID at start, unless it is read-only.
         home_ok = os.path.isdir(account.home) and (
-            account.remap or users.writable_by(account.home, account.uid, account.gid)
+            (account.remap and not users.read_only(account.home))
+            or users.writable_by(account.home, account.uid, account.gid)
         )
     nb_home = account.home if home_ok else str(run_dir / "home")
     # Else the shared folder, where the notebook user can write it (not under --read-only).
@@ -533,10 +388,10 @@ def from_env(env: Mapping[str, str], path: str | None = None) -> Settings:
     for name, svc in REGISTRY.items():
         if svc.own_settings:
             context = Context(name in names, is_root, account, run_dir, notebook_dir)
-            own[name] = services.hook(svc.own_settings)(env, context)
+            own[name] = svc.own_settings(env, context)
 
     # Only Jupyter's proxy can start a service on demand: without Jupyter, everything starts at once.
-    on_demand = parse_bool("DEEPDOCKER_ON_DEMAND", env.get("DEEPDOCKER_ON_DEMAND", "true")) and "jupyter" in names
+    on_demand = values.switch("DEEPDOCKER_ON_DEMAND", env.get("DEEPDOCKER_ON_DEMAND", "true")) and "jupyter" in names
     enabled = []
     for name in names:
         svc = REGISTRY[name]
@@ -565,7 +420,7 @@ def from_env(env: Mapping[str, str], path: str | None = None) -> Settings:
         on_fatal=on_fatal,
         is_root=is_root,
         folders=folders,
-        liveness=parse_bool("DEEPDOCKER_LIVENESS", env.get("DEEPDOCKER_LIVENESS", "true")),
+        liveness=values.switch("DEEPDOCKER_LIVENESS", env.get("DEEPDOCKER_LIVENESS", "true")),
         shared=shared,
         stacks=stack,
     )

@@ -2,7 +2,7 @@
 
 jupyter-server-proxy runs this (as the notebook user) before the first request to /<NAME>/, then
 waits until the service's port answers. supervisord reads NAME from the FIFO in its own loop and
-starts the program (entrypoint.supervisor_ext), which from then on is supervised like any other.
+starts the program (deepdocker_supervisor.extension), which from then on is supervised like any other.
 Always exits 0: the proxy would run a failing command again and again; a failure to wake shows
 as the proxy's timeout, and this says why on stderr (Jupyter's log).
 """

@@ -55,7 +55,7 @@ def processes(socket_path: str) -> dict[str, dict]:
         try:
             found = rpc.call(socket_path, "deepdocker.status")
         except PermissionError:
-            # Not root: the notebook user's read-only status socket beside it (supervisor_ext).
+            # Not root: the notebook user's read-only status socket beside it (deepdocker_supervisor.extension).
             found = rpc.read(socket_path.rsplit("/", 1)[0] + "/status.sock")
         return {p["name"]: p for p in found}
     except (OSError, rpc.Fault) as e:

@@ -117,7 +117,7 @@ def _exchange(socket_path: str, request: bytes, timeout: float) -> bytes:
 
 
 def read(socket_path: str, timeout: float = 5.0) -> Any:
-    """What a socket that answers without being asked sends (supervisor_ext's status socket)."""
+    """What a socket that answers without being asked sends (deepdocker_supervisor.extension's status socket)."""
     return parse_response(_exchange(socket_path, b"", timeout))
 
 

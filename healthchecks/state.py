@@ -1,6 +1,6 @@
 """The health-state contract: what a start tells deepdocker-health about itself.
 
-deepdocker-entrypoint writes it at every start (`entrypoint.prepare`, through `dumps`), as
+deepdocker-entrypoint writes it at every start (`entrypoint.prepare.state`, through `dumps`), as
 `services.tsv` in the run dir; deepdocker-health and supervisord's extension (its liveness
 watchdog) read it (through `load`). This module is the one place that knows the format. It imports
 nothing: Docker's HEALTHCHECK runs a probe every 5 s, and each one reads this file.
@@ -16,15 +16,61 @@ entrypoint validates every value before it gets here):
                                                        contents (its token) by one who may read it
     user     NAME UID GID HOME                         the notebook user (root's deepdocker-health
                                                        runs the user's Python as this user alone)
+    liveness NAME INTERVAL FAILURES GRACE RESTARTS WINDOW TIMEOUT KILL_AFTER
+                                                       a service's liveness rules (Liveness), which
+                                                       supervisord's watchdog applies
 """
 
 from __future__ import annotations
 
 FILE = "services.tsv"
 # Record kinds: no service may take one of these names.
-KINDS = ("socket", "note", "live", "login", "user")
+KINDS = ("socket", "note", "live", "login", "user", "liveness")
 PROBES = ("http", "https", "listen")
 STARTS = ("now", "on-demand")
+
+
+class Liveness:
+    """When a daemon that answered its probe stops answering, it is hung: restart it.
+
+    Looked at every second from its start until it first answers its probe, then every
+    `interval` seconds. `failures` failed probes in a row restart it: SIGTERM and SIGCONT to its
+    process group, SIGKILL `kill_after` seconds later. Until its first answer, failures count
+    only once `grace` seconds have passed since its start (a slow start is not a hang; under
+    load TensorBoard has needed 30 s). More than `restarts` such restarts within `window`
+    seconds make it FATAL (then DEEPDOCKER_ON_FATAL decides). A probe slower than `timeout` is a
+    failed one; under full load Jupyter answers /api in well under 1 s.
+
+    The registry declares one per service (Service.liveness); the start writes it here, for
+    supervisord's watchdog, which needs no registry of its own.
+    """
+
+    __slots__ = ("failures", "grace", "interval", "kill_after", "restarts", "timeout", "window")
+
+    def __init__(
+        self,
+        interval: float = 10.0,
+        failures: int = 3,
+        grace: float = 60.0,
+        restarts: int = 3,
+        window: float = 600.0,
+        timeout: float = 3.0,
+        kill_after: float = 2.0,
+    ) -> None:
+        self.interval, self.failures, self.grace, self.restarts = interval, failures, grace, restarts
+        self.window, self.timeout, self.kill_after = window, timeout, kill_after
+
+    def fields(self) -> tuple[float, int, float, int, float, float, float]:
+        return (self.interval, self.failures, self.grace, self.restarts, self.window, self.timeout, self.kill_after)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Liveness) and self.fields() == other.fields()
+
+    def __hash__(self) -> int:
+        return hash(self.fields())
+
+    def __repr__(self) -> str:
+        return f"Liveness{self.fields()!r}"
 
 
 class ServiceState:
@@ -52,7 +98,7 @@ class State:
     services the liveness view looks at (none named: all of them), and the logins: (name, URL, the
     file whose contents complete the URL)."""
 
-    __slots__ = ("live", "logins", "notes", "services", "socket", "user")
+    __slots__ = ("live", "liveness", "logins", "notes", "services", "socket", "user")
 
     def __init__(
         self,
@@ -62,6 +108,7 @@ class State:
         live: list[str] | None = None,
         logins: list[tuple[str, str, str]] | None = None,
         user: tuple[str, int, int, str] | None = None,
+        liveness: dict[str, Liveness] | None = None,
     ) -> None:
         self.socket = socket
         self.services = services if services is not None else {}
@@ -69,12 +116,13 @@ class State:
         self.live = live if live is not None else []
         self.logins = logins if logins is not None else []
         self.user = user
+        self.liveness = liveness if liveness is not None else {}
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, State) and self.fields() == other.fields()
 
     def fields(self) -> tuple:
-        return (self.socket, self.services, self.notes, self.live, self.logins, self.user)
+        return (self.socket, self.services, self.notes, self.live, self.logins, self.user, self.liveness)
 
     def __repr__(self) -> str:
         return f"State{self.fields()!r}"
@@ -88,6 +136,7 @@ def dumps(state: State) -> str:
     records += [("login", *login) for login in state.logins]
     if state.user is not None:
         records.append(("user", *state.user))
+    records += [("liveness", name, *live.fields()) for name, live in state.liveness.items()]
     for s in state.services.values():
         if s.name in KINDS or s.probe not in PROBES or s.start not in STARTS:
             raise ValueError(f"not a service record: {s!r}")
@@ -118,6 +167,12 @@ def loads(text: str) -> State:
             state.logins.append((fields[1], fields[2], fields[3]))
         elif kind == "user" and len(fields) == 5 and fields[2].isdigit() and fields[3].isdigit():
             state.user = (fields[1], int(fields[2]), int(fields[3]), fields[4])
+        elif kind == "liveness" and len(fields) == 9:
+            try:
+                n = [float(f) for f in fields[2:]]
+            except ValueError:
+                continue
+            state.liveness[fields[1]] = Liveness(n[0], int(n[1]), n[2], int(n[3]), n[4], n[5], n[6])
         elif len(fields) == 6 and fields[3].isdigit():
             name, probe, host, port, target, start = fields
             state.services[name] = ServiceState(name, probe, host, int(port), target, start)

@@ -20,8 +20,8 @@ from pathlib import Path
 import psutil
 import pytest
 
-from entrypoint.paths import Paths
-from entrypoint.services import REGISTRY
+from entrypoint.core.paths import Paths
+from entrypoint.services import REGISTRY, jupyter
 from entrypoint.settings import find_program
 from tests.helpers import TEST_PATH, Stack, children, cmdline, make_kernel_busy, wait_until
 
@@ -275,7 +275,7 @@ def test_jupyter_password_is_stored_hashed_and_logs_in(tmp_path):
     s = Stack(tmp_path, "jupyter", {"JUPYTER_PASSWORD": "correct horse battery"})
     try:
         s.wait_healthy()
-        config = Paths(s.run_dir).jupyter_config.read_text()
+        config = jupyter.Files(Paths(s.run_dir)).config.read_text()
         assert "correct horse" not in config and '"hashed_password": "argon2:' in config
         assert "correct horse" not in s.logs() and "Jupyter token" not in s.logs()
         base = f"http://127.0.0.1:{s.ports['jupyter']}"

@@ -9,8 +9,9 @@ import os
 import pytest
 
 from entrypoint import cli, prepare
+from entrypoint.core.errors import UsageError
 from entrypoint.render import render
-from entrypoint.settings import UsageError
+from entrypoint.services import jupyter
 from tests.helpers import daemon_argv
 from tests.unit.test_render import parse, programs
 
@@ -41,7 +42,7 @@ def test_behind_jupyters_login_it_has_none_of_its_own(tmp_path, env):
     assert "--config=/dev/null" in got and "--disable-telemetry" in got and "--disable-update-check" in got
     assert settings.generated == ("JUPYTER_TOKEN",) and "CODE_PASSWORD" not in settings.secrets
     # At /code/ behind Jupyter's login, started by the first request there.
-    server = prepare.jupyter_config(settings, settings.get("jupyter"))["ServerProxy"]["servers"]["code"]
+    server = jupyter.config(settings, settings.get("jupyter"))["ServerProxy"]["servers"]["code"]
     assert server["port"] == e.port and server["command"][-1] == "code" and e.on_demand
 
 
@@ -60,7 +61,7 @@ def test_published_it_asks_for_its_own_password_read_from_a_file(tmp_path, env, 
     paths = prepare.prepare(settings, text)
     assert secret.read_text() == password and (secret.stat().st_mode & 0o777) == 0o600
     assert secret.stat().st_uid == os.geteuid()
-    assert "ServerProxy" not in prepare.jupyter_config(settings, settings.get("jupyter"))  # nothing to proxy
+    assert "ServerProxy" not in jupyter.config(settings, settings.get("jupyter"))  # nothing to proxy
     cli.announce(settings)
     err = capsys.readouterr().err
     assert err.count(password) == 1 and "CODE_PASSWORD (generated, shown once)" in err

@@ -1,14 +1,13 @@
 """`docker run ... deepdocker:cpu jupyter notebook`: the command becomes the supervised Jupyter."""
 
-import dataclasses
 import shlex
 
 import pytest
 from supervisor.options import ServerOptions
 
-from entrypoint.command import jupyter_request
-from entrypoint.errors import UsageError
+from entrypoint.core.errors import UsageError
 from entrypoint.render import render
+from entrypoint.services.jupyter.command import jupyter_request
 from entrypoint.settings import from_env
 from tests.helpers import daemon_argv
 
@@ -82,7 +81,7 @@ def test_options_reach_jupyters_command_line_and_nothing_else(tmp_path, base_env
     request = jupyter_request(["jupyter", "notebook", "--port=9999", *options])
     # SERVICES without jupyter: the command asks for it, so it is added.
     settings = from_env(request.env({**base_env, "SERVICES": "sshd"}))
-    settings = dataclasses.replace(settings, jupyter_default_url=request.default_url, jupyter_options=request.options)
+    settings = request.apply(settings)
     (settings.run_dir).mkdir()
     conf = tmp_path / "supervisord.conf"
     conf.write_text(render(settings))

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from entrypoint import docs, services
-from entrypoint.services import REGISTRY, Probe, Secret, Service
+from entrypoint import docs
+from entrypoint.core.model import Probe, Secret, Service
+from entrypoint.services import REGISTRY, jupyter
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 
@@ -44,17 +45,10 @@ def test_every_variable_kept_from_the_daemons_is_documented():
         assert set(svc.private_vars) <= documented, svc.name
 
 
-def test_every_reference_in_an_entry_names_a_function():
-    for svc in REGISTRY.values():
-        for ref in (svc.preparer, svc.notices, svc.login_url):
-            if ref:
-                assert callable(services.hook(ref)), (svc.name, ref)
-
-
 def test_a_new_entry_alone_gets_its_secret_read_generated_kept_and_its_proxy(monkeypatch, base_env, stand_ins):
     """What the registry promises: a service with a login of its own when published, declared in
     one entry, with no line of code elsewhere naming it."""
-    from entrypoint import cli, prepare
+    from entrypoint import cli
 
     new = Service(
         name="newsvc", program="newsvc", port_var="NEWSVC_PORT", default_port=9999, probe=Probe("http", "/ok"),
@@ -68,7 +62,7 @@ def test_a_new_entry_alone_gets_its_secret_read_generated_kept_and_its_proxy(mon
     e = behind.get("newsvc")
     assert (e.bind, e.public, e.own_login, e.proxied) == ("127.0.0.1", False, False, True)
     assert "NEWSVC_PASSWORD" not in behind.generated
-    assert "newsvc" in prepare.jupyter_config(behind, behind.get("jupyter"))["ServerProxy"]["servers"]
+    assert "newsvc" in jupyter.config(behind, behind.get("jupyter"))["ServerProxy"]["servers"]
     published = cli.configure({**env, "NEWSVC_PUBLIC": "true"}, [])[0]
     e = published.get("newsvc")
     assert (e.public, e.own_login, e.proxied) == (True, True, False)

@@ -3,7 +3,7 @@
 import os
 import tempfile
 
-from entrypoint.supervisor_ext import MAX_PARTIAL, _Output
+from deepdocker_supervisor.extension import MAX_PARTIAL, _Output
 
 
 def capture(feed):

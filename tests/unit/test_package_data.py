@@ -20,7 +20,7 @@ from entrypoint.services import REGISTRY
 
 ROOT = Path(__file__).resolve().parents[2]
 # What Dockerfile.cpu copies into /opt/deepdocker/src before `pip install`.
-SOURCES = ("setup.cfg", "pyproject.toml", "README.md", "entrypoint", "healthchecks", "supervisor")
+SOURCES = ("setup.cfg", "setup.py", "pyproject.toml", "README.md", "entrypoint", "healthchecks", "supervisor")
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +28,6 @@ def wheel(tmp_path_factory) -> Path:
     src = tmp_path_factory.mktemp("src")
     for name in SOURCES:
         if (ROOT / name).is_dir():
-            # As COPY does: the link entrypoint/templates stays a link.
             shutil.copytree(ROOT / name, src / name, symlinks=True, ignore=shutil.ignore_patterns("__pycache__"))
         else:
             shutil.copy2(ROOT / name, src / name)
@@ -47,15 +46,24 @@ def wheel(tmp_path_factory) -> Path:
 def test_the_wheel_holds_every_template(wheel):
     names = set(zipfile.ZipFile(wheel).namelist())
     templates = {n for n in names if n.endswith(".j2")}
-    expected = {"entrypoint/templates/supervisord.conf.j2"} | {
-        f"entrypoint/templates/programs/{name}.conf.j2" for name in REGISTRY
+    expected = {"deepdocker_supervisor/supervisord.conf.j2"} | {
+        f"entrypoint/services/{name}/program.conf.j2" for name in REGISTRY
     }
     assert expected <= templates
-    # Each one the checkout has, and nothing else: no folder of templates outside the package.
-    folder = ROOT / "supervisor"
-    in_checkout = {f"entrypoint/templates/{p.relative_to(folder)}" for p in folder.rglob("*.j2")}
+    # Each one the checkout has, and nothing else: supervisor/ is a folder, never a package.
+    in_checkout = {str(p.relative_to(ROOT)) for p in (ROOT / "entrypoint").rglob("*.j2")} | {
+        str(p.relative_to(ROOT / "supervisor")) for p in (ROOT / "supervisor").rglob("*.j2")
+    }
     assert templates == in_checkout
     assert not any(n.startswith(("supervisor/", "share/")) or "/data/" in n for n in names)
+
+
+def test_no_link_anywhere_in_the_tree():
+    """A Windows checkout (core.symlinks=false) turns a link into a text file holding its target."""
+    tracked = subprocess.run(["git", "ls-files", "-s"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    assert tracked.strip(), "not a git checkout"
+    links = [line.split("\t", 1)[1] for line in tracked.splitlines() if line.startswith("120000 ")]
+    assert links == []
 
 
 def test_the_installed_package_renders_every_service(wheel, tmp_path, base_env):

@@ -92,7 +92,7 @@ def test_extension_is_loaded_with_its_policies(tmp_path, settings, env, liveness
     opts = parse(tmp_path, render(s))
     factories = {name: (factory, cfg) for name, factory, cfg in opts.configroot.supervisord.rpcinterface_factories}
     factory, cfg = factories["deepdocker"]
-    assert factory.__module__ == "entrypoint.supervisor_ext"
+    assert factory.__module__ == "deepdocker_supervisor.extension"
     assert cfg == {
         "on_fatal": "exit",
         "liveness": liveness,

@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from entrypoint import users
-from entrypoint.prepare import own_key_dir
-from entrypoint.settings import Context, UsageError
+from entrypoint.accounts import users
+from entrypoint.core.errors import UsageError
+from entrypoint.core.model import Context
+from entrypoint.services.sshd import own_key_dir
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="these folders are root's and another uid's: needs root")
 

@@ -1,7 +1,8 @@
 import pytest
 
+from entrypoint.core.errors import UsageError
 from entrypoint.services import DEFAULT_SERVICES, REGISTRY
-from entrypoint.settings import UsageError, from_env, parse_ports, parse_services
+from entrypoint.settings import from_env, parse_ports, parse_services
 
 ALL = {name: f"/opt/bin/{svc.program}" for name, svc in REGISTRY.items()}
 NO_RSTUDIO = {k: v for k, v in ALL.items() if k != "rstudio"}

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from entrypoint import cli, prepare
+from entrypoint import cli
+from entrypoint.core.errors import UsageError
 from entrypoint.render import render
-from entrypoint.settings import UsageError
+from entrypoint.services import jupyter
 from tests.helpers import daemon_argv
 from tests.unit.test_render import parse, programs
 
@@ -27,7 +28,7 @@ def test_behind_jupyters_login_over_a_folder_under_the_notebooks(tmp_path, env):
     settings, _ = cli.configure(env, [])
     e = settings.get("shiny")
     assert argv(tmp_path, settings)[1:] == ["--host=127.0.0.1", f"--port={e.port}", f"{env['NOTEBOOK_DIR']}/shiny"]
-    server = prepare.jupyter_config(settings, settings.get("jupyter"))["ServerProxy"]["servers"]["shiny"]
+    server = jupyter.config(settings, settings.get("jupyter"))["ServerProxy"]["servers"]["shiny"]
     assert server["port"] == e.port and e.on_demand and not e.own_login
 
 

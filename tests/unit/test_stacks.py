@@ -12,11 +12,16 @@ from pathlib import Path
 import pytest
 from supervisor.options import ServerOptions
 
-from entrypoint import cli, hooks, prepare, stacks, users
-from entrypoint.command import command_words, jupyter_request
-from entrypoint.errors import UsageError
+from entrypoint import cli
+from entrypoint.accounts import users
+from entrypoint.core.errors import UsageError
 from entrypoint.render import render
+from entrypoint.services import jupyter
+from entrypoint.services.jupyter.command import jupyter_request
 from entrypoint.settings import from_env
+from entrypoint.stacks import hooks
+from entrypoint.stacks import options as stacks
+from entrypoint.stacks.options import command_words
 from tests.helpers import daemon_argv
 
 NOBODY = pwd.getpwnam("nobody")
@@ -274,7 +279,7 @@ def test_in_hub_mode_every_service_sits_behind_the_hub_and_only_jupyter_holds_it
     assert "--auth-none=1" in rstudio and "--www-address=127.0.0.1" in rstudio
     assert "--www-root-path=/user/alice/rstudio/" in rstudio
     assert "PASSWORD" not in settings.secrets and not settings.generated
-    servers = prepare.jupyter_config(settings, settings.get("jupyter"))["ServerProxy"]["servers"]
+    servers = jupyter.config(settings, settings.get("jupyter"))["ServerProxy"]["servers"]
     assert set(servers) == {"tensorboard", "rstudio"}
     assert servers["rstudio"]["port"] == settings.get("rstudio").port
 

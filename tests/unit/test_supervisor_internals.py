@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 import supervisor.options
 
-from entrypoint import supervisor_ext, supervisor_internals
+from deepdocker_supervisor import extension as supervisor_ext
+from deepdocker_supervisor import internals as supervisor_internals
 
 ROOT = Path(__file__).resolve().parents[2]
 

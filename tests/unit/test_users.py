@@ -2,11 +2,13 @@
 
 import os
 import pwd
+import shutil
+import subprocess
 
 import pytest
 
-from entrypoint import users
-from entrypoint.users import SharedFolder, adopt, resolve, shared_folder, writable_by
+from entrypoint.accounts import users
+from entrypoint.accounts.users import SharedFolder, adopt, resolve, shared_folder, writable_by
 
 root_only = pytest.mark.skipif(os.geteuid() != 0, reason="owning a folder as another UID needs root")
 NOBODY = pwd.getpwnam("nobody")
@@ -47,9 +49,37 @@ def test_an_empty_root_folder_is_adopted_by_the_notebook_user(shared):
     assert (account.uid, account.remap) == (NOBODY.pw_uid, False)
     assert folder.action == "adopt" and "owned by root" in folder.note
     assert shared.stat().st_uid == 0, "deciding writes nothing"
-    adopt(folder, account)
+    assert adopt(folder, account) == folder
     assert (shared.stat().st_uid, shared.stat().st_gid) == (account.uid, account.gid)
     assert writable_by(str(shared), account.uid, account.gid)
+
+
+def bindfs_mount(src, mnt, *opts):
+    """A FUSE mount whose chown is refused or ignored, as on vfat or Docker Desktop's file sharing."""
+    if not shutil.which("bindfs") or not os.path.exists("/dev/fuse"):
+        reason = "bindfs (Debian's bindfs) and /dev/fuse are needed to mount a file system that refuses chown"
+        if os.environ.get("CI"):
+            pytest.fail(reason)
+        pytest.skip(reason)
+    mnt.mkdir()
+    subprocess.run(["bindfs", *opts, str(src), str(mnt)], check=True)
+
+
+@root_only
+@pytest.mark.parametrize("option, word", [("--chown-deny", "refused"), ("--chown-ignore", "ignored")])
+def test_a_file_system_that_will_not_change_owners_is_said_not_claimed(shared, tmp_path, option, word):
+    shared.chmod(0o755)
+    mnt = tmp_path / "mnt"
+    bindfs_mount(shared, mnt, option)
+    try:
+        account, folder = plan(mnt)
+        assert folder.action == "adopt"
+        outcome = adopt(folder, account)
+        assert outcome.action == "warn" and word in outcome.note and "NB_UID" in outcome.note, outcome
+        assert len(outcome.note.splitlines()) == 1
+        assert mnt.stat().st_uid == 0
+    finally:
+        subprocess.run(["fusermount", "-u", str(mnt)], check=False)
 
 
 @root_only
@@ -95,7 +125,7 @@ def test_writable_by_follows_owner_group_and_other_bits(shared):
 
 
 def test_root_s_group_is_refused_in_one_line():
-    from entrypoint.errors import UsageError
+    from entrypoint.core.errors import UsageError
 
     with pytest.raises(UsageError) as e:
         resolve({"NB_USER": "nobody", "NB_GID": "0"}, is_root=True)

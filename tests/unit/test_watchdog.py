@@ -15,8 +15,9 @@ from types import SimpleNamespace
 import pytest
 from supervisor.states import ProcessStates
 
-from entrypoint.services import REGISTRY, Liveness
-from entrypoint.watchdog import Check, RestartBudget, Watchdog
+from deepdocker_supervisor.watchdog import Check, RestartBudget, Watchdog
+from entrypoint.core.model import Liveness
+from entrypoint.services import REGISTRY
 from tests.helpers import wait_until
 
 FAST = Liveness(interval=0.2, failures=3, grace=1.5, restarts=2, window=5.0, timeout=0.2, kill_after=0.1)

@@ -10,13 +10,14 @@ same prefix behind that login (`/user/NAME/tensorboard/`). Pure: reads env, writ
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from . import values
-from .errors import UsageError
+from ...core import values
+from ...core.errors import UsageError
+from ...core.model import Enabled, Hub, Settings
 
 PROGRAM = "jupyterhub-singleuser"
 # What a Spawner sets (JupyterHub 5/6); each one deepdocker reads is checked.
@@ -27,15 +28,6 @@ VARIABLES = (
     "JUPYTERHUB_API_URL",
     "JUPYTERHUB_USER",
 )
-
-
-@dataclass(frozen=True)
-class Hub:
-    user: str
-    prefix: str
-    # From JUPYTERHUB_SERVICE_URL: the port, and the address ("" for every address).
-    port: str | None
-    bind: str
 
 
 def parse(env: Mapping[str, str]) -> Hub:
@@ -69,3 +61,36 @@ def program(jupyter_exe: str) -> str | None:
     """jupyterhub-singleuser beside the Jupyter that runs (the same environment), if installed."""
     candidate = os.path.join(os.path.dirname(jupyter_exe), PROGRAM)
     return candidate if os.access(candidate, os.X_OK) else None
+
+
+def hub_mode(settings: Settings, hub_settings: Hub) -> Settings:
+    """Jupyter as the Hub's single-user server: its program, the Hub's login (no token of ours)."""
+    jupyter = settings.get("jupyter")
+    assert jupyter is not None  # the request enabled it
+    exe = program(jupyter.exe)
+    if exe is None:
+        raise UsageError(
+            "command",
+            PROGRAM,
+            f"JupyterHub's single-user server is not installed (no {PROGRAM} beside {jupyter.exe})",
+            "an image with the jupyterhub package (deepdocker's has it)",
+        )
+    for e in settings.enabled:
+        var = e.service.public_var
+        if var and e.public:
+            raise UsageError(
+                var, "true", "JupyterHub starts this server: its services sit behind the Hub's login", "false or unset"
+            )
+
+    def behind_the_hub(e: Enabled) -> Enabled:
+        if e is jupyter:
+            return dataclasses.replace(e, exe=exe)
+        if e.service.behind_hub:
+            # Its own login off: on loopback, at PREFIX/<name>/ behind the Hub's (jupyter-server-proxy).
+            return dataclasses.replace(e, bind="127.0.0.1", public=False, own_login=False)
+        return e
+
+    enabled = tuple(behind_the_hub(e) for e in settings.enabled)
+    # The Hub's login replaces the ones made up for this start.
+    kept = {var: value for var, value in settings.secrets.items() if var not in settings.generated}
+    return dataclasses.replace(settings, enabled=enabled, hub=hub_settings, secrets=kept, generated=())

@@ -1,6 +1,6 @@
 """Everything deepdocker reaches into supervisord for beyond its documented interfaces, in one place.
 
-entrypoint.supervisor_ext uses supervisor's documented extension points as documented: an
+deepdocker_supervisor.extension uses supervisor's documented extension points as documented: an
 rpcinterface factory, the event bus, the asyncore socket map, process groups' `stop_all()`, and the
 states in `supervisor.states`. What this module touches is not documented, and it was written
 against supervisor WRITTEN_FOR (setup.cfg pins it). `check_version()` runs when supervisord loads
@@ -40,7 +40,7 @@ def check_version(version: str | None = None) -> None:
         raise RuntimeError(
             f"deepdocker's supervisord extension was written for supervisor {WRITTEN_FOR} and reaches into its "
             f"internals; this is supervisor {version}. Install supervisor=={WRITTEN_FOR} (setup.cfg pins it), "
-            "or port entrypoint/supervisor_internals.py to this version."
+            "or port supervisor/deepdocker_supervisor/internals.py to this version."
         )
 
 

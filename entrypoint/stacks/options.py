@@ -2,8 +2,8 @@
 
 NB_UMASK, GRANT_SUDO, CHOWN_HOME(_OPTS), CHOWN_EXTRA(_OPTS), GEN_CERT, JUPYTER_ENV_VARS_TO_UNSET
 and RESTARTABLE ("Common Features" in docker-stacks' docs). NB_USER/NB_UID/NB_GID/NB_GROUP live
-in entrypoint.users; NOTEBOOK_ARGS, DOCKER_STACKS_JUPYTER_CMD and the start-*.{sh,py} commands
-in entrypoint.command. Pure: reads env and the filesystem, writes nothing.
+in entrypoint.accounts.users; NOTEBOOK_ARGS, DOCKER_STACKS_JUPYTER_CMD and the start-*.{sh,py} commands
+in entrypoint.services.jupyter.command. Pure: reads env and the filesystem, writes nothing.
 """
 
 from __future__ import annotations
@@ -13,10 +13,10 @@ import re
 import shutil
 import tempfile
 from collections.abc import Mapping
-from dataclasses import dataclass
 
-from . import values
-from .errors import UsageError
+from ..core import values
+from ..core.errors import UsageError
+from ..core.model import Stacks
 
 VARIABLES = (
     "NB_GROUP",
@@ -36,19 +36,6 @@ VARIABLES = (
 ROOT_ONLY = ("GRANT_SUDO", "CHOWN_HOME", "CHOWN_EXTRA")
 SUDOERS = "/etc/sudoers.d/deepdocker-grant-sudo"
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-
-
-@dataclass(frozen=True)
-class Stacks:
-    umask: int | None = None
-    grant_sudo: bool = False
-    chown_home: bool = False
-    chown_home_recursive: bool = False
-    chown_extra: tuple[str, ...] = ()
-    chown_extra_recursive: bool = False
-    gen_cert: bool = False
-    unset: tuple[str, ...] = ()
-    restartable: bool = False
 
 
 def yes(var: str, raw: str | None) -> bool:
@@ -147,7 +134,7 @@ def write_sudoers(name: str) -> None:
 
 
 def in_image() -> bool:
-    from .users import IMAGE_USER_FILE
+    from ..accounts.users import IMAGE_USER_FILE
 
     return os.path.exists(IMAGE_USER_FILE)
 
@@ -155,3 +142,10 @@ def in_image() -> bool:
 def remove_sudoers() -> None:
     if in_image() and os.path.lexists(SUDOERS):
         os.unlink(SUDOERS)
+
+
+def command_words(args: list[str]) -> list[str]:
+    """`start.sh CMD...` is CMD (start.sh alone: the default start)."""
+    while args and os.path.basename(args[0]) == "start.sh":
+        args = args[1:]
+    return args

@@ -19,49 +19,12 @@ import stat
 import subprocess
 import tempfile
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 
-from . import values
-from .errors import UsageError
-
-
-@dataclass(frozen=True)
-class SharedFolder:
-    """What to do with SHARED_DIR at start; decided here, done by prepare (nothing is written here).
-
-    action "ok": the notebook user can write it. "adopt": an empty folder that belongs to root
-    (Docker made it for a `-v` mount): give it to the notebook user. "warn": start anyway and say
-    `note`; its files are never re-owned.
-    """
-
-    path: str
-    action: str
-    note: str = ""
-
-
-@dataclass(frozen=True)
-class Account:
-    name: str
-    uid: int
-    gid: int
-    home: str
-    # True: NB_USER's UID/GID must be changed to uid/gid at start (root only).
-    remap: bool = False
-    # The image's account to rename to `name` at start (root only; NB_USER a new name).
-    rename_from: str | None = None
-    # NB_GROUP: the name the account's group (gid) gets at start (root only).
-    group: str | None = None
-    # False: an arbitrary UID with no passwd entry; it borrows `name`'s through nss_wrapper.
-    passwd: bool = True
-    # True: started as root, but /etc cannot be written (docker run --read-only): the renamed or
-    # remapped entry and its group are served to every daemon by nss_wrapper instead.
-    nss: bool = False
-
-    @property
-    def is_root(self) -> bool:
-        return self.uid == 0
-
+from ..core import values
+from ..core.errors import UsageError
+from ..core.files import read_only
+from ..core.model import Account, SharedFolder
 
 # The image's notebook account, as the build made it (scripts/install-system.sh); kept up to date
 # when NB_USER renames it. Absent outside the image: host accounts are never renamed.
@@ -97,11 +60,6 @@ def _allowed(st: os.stat_result, uid: int, gid: int, bits: int) -> bool:
     else:
         shift = 0
     return (st.st_mode >> shift) & bits == bits
-
-
-def read_only(path: str) -> bool:
-    """Whether `path` is on a file system mounted read-only (`:ro`, docker run --read-only)."""
-    return bool(os.statvfs(path).f_flag & os.ST_RDONLY)
 
 
 def writable_by(path: str, uid: int, gid: int) -> bool:
@@ -308,16 +266,37 @@ def shared_folder(path: str | None, account: Account, is_root: bool) -> SharedFo
     )
 
 
-def adopt(folder: SharedFolder, account: Account) -> None:
-    """Hand an empty root-owned shared folder to the notebook user: that folder alone, no link followed."""
+def adopt(folder: SharedFolder, account: Account) -> SharedFolder:
+    """Hand an empty root-owned shared folder to the notebook user: that folder alone, no link
+    followed. What came of it: the folder as decided, or a warning where the file system refuses
+    or ignores a change of owner (vfat, some FUSE and network mounts, Docker Desktop's file
+    sharing), so nothing claims a folder the notebook user still cannot write."""
     fd = os.open(folder.path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
     try:
         st = os.fstat(fd)
         # Checked again on the open folder itself: only an empty root folder changes hands.
-        if st.st_uid == 0 and not os.listdir(fd):
+        if st.st_uid != 0 or os.listdir(fd):
+            return folder
+        try:
             os.fchown(fd, account.uid, account.gid)
+            refused = ""
+        except OSError as e:
+            refused = os.strerror(e.errno) if e.errno else str(e)
+        after = os.fstat(fd)
     finally:
         os.close(fd)
+    if not refused and (after.st_uid, after.st_gid) == (account.uid, account.gid):
+        return folder
+    if writable_by(folder.path, account.uid, account.gid):
+        return SharedFolder(folder.path, "ok")
+    why = f"refused ({refused})" if refused else "ignored"
+    return SharedFolder(
+        folder.path,
+        "warn",
+        f"{folder.path} is root's and its file system {why} a change of owner, so {account.name} "
+        f"(uid {account.uid}) cannot save there. Fix: run with -e NB_UID=<the folder's owner on the host>, "
+        "or mount a folder whose file system keeps owners",
+    )
 
 
 def apply(account: Account) -> None:

@@ -2,7 +2,7 @@
 
 deepdocker-entrypoint copies this file, as `jupyter_server_config.py`, into its own config folder
 (root's, first on JUPYTER_CONFIG_PATH, so it is read last and wins), beside the
-`jupyter_server_config.json` that pins every login trait (entrypoint.prepare.login_pins). Settings
+`jupyter_server_config.json` that pins every login trait (entrypoint.services.jupyter.login). Settings
 cannot do what this does, so it is code, and it reaches into two libraries (checked below):
 
 * `ServerApp.tornado_settings` is one dict: a higher-priority file replaces it whole, so pinning it

@@ -1,7 +1,7 @@
 """Jupyter config files the notebook user can write that touch the login: named once at start.
 
-deepdocker's own config pins every login setting and wins (entrypoint.prepare.login_pins,
-entrypoint.jupyter_guard); a user's file that sets one of them is overruled, and a person should
+deepdocker's own config pins every login setting and wins (entrypoint.services.jupyter.login,
+entrypoint.services.jupyter.guard); a user's file that sets one of them is overruled, and a person should
 know why their setting has no effect. Read as data only, and carefully (started as root, these are
 the user's files): no link followed at the file, only regular files the user owns, a few KiB each.
 """
@@ -14,7 +14,7 @@ import re
 import stat
 from pathlib import Path
 
-from . import users
+from ...accounts import users
 
 # Trait names (in any class) and tornado_settings keys that decide who gets in.
 LOGIN_NAME = re.compile(

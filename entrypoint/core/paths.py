@@ -10,6 +10,8 @@ from healthchecks.state import FILE as STATE_FILE
 
 @dataclass(frozen=True)
 class Paths:
+    """The run dir's shared files; each service's own are in its Files (services/<name>)."""
+
     run_dir: Path
 
     @property
@@ -31,7 +33,7 @@ class Paths:
 
     @property
     def daemons_log(self) -> Path:
-        """Where the daemons' lines go in command mode at a terminal (capped: supervisor_ext.MAX_LOG_FILE)."""
+        """Where the daemons' lines go in command mode at a terminal (capped: extension.MAX_LOG_FILE)."""
         return self.run_dir / "daemons.log"
 
     @property
@@ -48,28 +50,6 @@ class Paths:
         return self.wake / f"{name}.started"
 
     @property
-    def jupyter_dir(self) -> Path:
-        return self.run_dir / "jupyter"
-
-    @property
-    def jupyter_token(self) -> Path:
-        return self.jupyter_dir / "token"
-
-    @property
-    def jupyter_config(self) -> Path:
-        """In a folder of its own on JUPYTER_CONFIG_PATH: `--config` would hide every other config file."""
-        return self.jupyter_dir / "config" / "jupyter_server_config.json"
-
-    @property
-    def jupyter_cert(self) -> Path:
-        """GEN_CERT's self-signed certificate, and its key beside it."""
-        return self.jupyter_dir / "cert.pem"
-
-    @property
-    def jupyter_key(self) -> Path:
-        return self.jupyter_dir / "key.pem"
-
-    @property
     def passwd(self) -> Path:
         """nss_wrapper's passwd for a UID with no entry of its own (users.nss_passwd)."""
         return self.run_dir / "passwd"
@@ -81,25 +61,9 @@ class Paths:
 
     @property
     def status_socket(self) -> Path:
-        """Read-only status for the notebook user (supervisor_ext): supervisord's own socket is root's."""
+        """The notebook user's read-only status (deepdocker_supervisor.extension): supervisord's socket is root's."""
         return self.run_dir / "status.sock"
-
-    @property
-    def jupyter_runtime(self) -> Path:
-        return self.jupyter_dir / "runtime"
-
-    @property
-    def sshd_config(self) -> Path:
-        return self.run_dir / "sshd_config"
-
-    @property
-    def authorized_keys(self) -> Path:
-        return self.run_dir / "authorized_keys"
 
     def secret(self, e, var: str) -> Path:
         """Where a secret handed over in a file (services.Secret.in_file) lies for `e`, an Enabled."""
         return self.run_dir / "secrets" / e.service.name / var
-
-    @property
-    def rstudio_data(self) -> Path:
-        return self.run_dir / "rstudio"

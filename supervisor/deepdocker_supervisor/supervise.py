@@ -8,12 +8,12 @@ import sys
 
 from supervisor import supervisord
 
-from . import supervisor_ext
+from . import extension
 
 
 def main() -> int:
     supervisord.main(sys.argv[1:])
-    return supervisor_ext.exit_code()
+    return extension.exit_code()
 
 
 if __name__ == "__main__":

@@ -23,9 +23,11 @@ import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from . import hub, values
-from .errors import UsageError
-from .settings import parse_port
+from ...core import values
+from ...core.errors import UsageError
+from ...core.model import Hub, Settings
+from ...core.values import parse_port
+from . import hub
 
 # The command as typed -> the page Jupyter opens on ("" keeps JupyterLab's).
 SERVERS = {
@@ -54,8 +56,12 @@ class JupyterRequest:
     default_url: str
     port: str | None
     options: tuple[str, ...]
-    # Set: JupyterHub's single-user server (entrypoint.hub).
-    hub: hub.Hub | None = None
+    # Set: JupyterHub's single-user server (hub).
+    hub: Hub | None = None
+
+    @property
+    def whole(self) -> bool:
+        return self.hub is not None
 
     def env(self, env: dict[str, str]) -> dict[str, str]:
         """The environment that gives this: jupyter enabled, on the port asked for (in hub mode,
@@ -74,6 +80,12 @@ class JupyterRequest:
             env["JUPYTER_PORT"] = self.port
         return env
 
+    def apply(self, settings: Settings) -> Settings:
+        """The supervised Jupyter as asked: its page and options; in hub mode, the Hub's server."""
+        own = {**settings.own, "jupyter": {"default_url": self.default_url, "options": self.options}}
+        settings = dataclasses.replace(settings, own=own)
+        return hub.hub_mode(settings, self.hub) if self.hub else settings
+
 
 def _words(args: list[str]) -> tuple[str, list[str]] | None:
     for n in (2, 1):
@@ -81,13 +93,6 @@ def _words(args: list[str]) -> tuple[str, list[str]] | None:
         if name in SERVERS:
             return SERVERS[name], args[n:]
     return None
-
-
-def command_words(args: list[str]) -> list[str]:
-    """`start.sh CMD...` is CMD (start.sh alone: the default start)."""
-    while args and os.path.basename(args[0]) == "start.sh":
-        args = args[1:]
-    return args
 
 
 def stacks_page(env: Mapping[str, str]) -> str:

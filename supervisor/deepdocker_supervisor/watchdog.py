@@ -22,8 +22,7 @@ from dataclasses import dataclass
 from supervisor.states import ProcessStates
 
 from healthchecks import probes
-
-from .services import Liveness
+from healthchecks.state import Liveness
 
 # Seconds between looks at a daemon that has not answered since its start.
 FIRST_LOOK = 1.0

@@ -88,3 +88,12 @@ def switch(var: str, raw: str | None, accepted: str = "true or false (also 1/0, 
     if value in ("0", "false", "no", "off", ""):
         return False
     raise UsageError(var, raw, "not a yes/no value", accepted)
+
+
+def parse_port(var: str, raw: str) -> int:
+    if not re.fullmatch(r"\d{1,5}", raw.strip()):
+        raise UsageError(var, raw, "not a port number", "an integer from 1 to 65535")
+    port = int(raw)
+    if not 1 <= port <= 65535:
+        raise UsageError(var, raw, "port out of range", "an integer from 1 to 65535")
+    return port

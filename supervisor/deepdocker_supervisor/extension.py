@@ -2,7 +2,7 @@
 
 supervisord calls make_interface() once at start, inside its own process, before its
 main loop. From there this module, through supervisor's hooks (the event bus, the asyncore
-socket map, the poller: see entrypoint.supervisor_internals) and without patching supervisor's code:
+socket map, the poller: see deepdocker_supervisor.internals) and without patching supervisor's code:
 
 * wakes the main loop on every signal (SIGCHLD, SIGTERM) through a wake-up pipe, and
   shortens its 1-second poll to the next moment a process changes state, so spawns,
@@ -20,12 +20,12 @@ socket map, the poller: see entrypoint.supervisor_internals) and without patchin
   0, FATAL (it kept crashing) with status 1, whatever DEEPDOCKER_ON_FATAL says;
 * tells an on-demand program that waits on its FIFO (running, a shell) from one that was woken and
   is its daemon (entrypoint.render.WAITER): the first is IDLE to deepdocker-health and not probed;
-* restarts a program that answered its probe and then stopped answering (entrypoint.watchdog
+* restarts a program that answered its probe and then stopped answering (deepdocker_supervisor.watchdog
   judges, in a thread; the restart happens here, in supervisord's loop), and makes it FATAL
   when that keeps happening.
 
 What of supervisor's internals it needs (not its documented interfaces) is in one adapter,
-entrypoint.supervisor_internals, which checks supervisor's version at load.
+deepdocker_supervisor.internals, which checks supervisor's version at load.
 
 Its XML-RPC namespace is `deepdocker` (deepdocker.status()); the same status is served read-only
 on a socket of the notebook user's (status.sock), for deepdocker-health in its commands.
@@ -43,13 +43,12 @@ import time
 from typing import Any
 
 import psutil
+from supervisor import events
 from supervisor.states import ProcessStates, getProcessStateDescription
 
 from healthchecks.cli import read_state
-from supervisor import events
 
-from . import supervisor_internals as internals
-from .services import REGISTRY
+from . import internals
 from .watchdog import Check, RestartBudget, Verdict, Watchdog
 
 API_VERSION = "1"
@@ -68,7 +67,7 @@ _exit_code = 0
 
 
 def exit_code() -> int:
-    """The status supervisord should exit with; read by entrypoint.supervise after main()."""
+    """The status supervisord should exit with; read by deepdocker_supervisor.supervise after main()."""
     return _exit_code
 
 
@@ -235,7 +234,8 @@ class DeepdockerNamespace:
         self.spawns: collections.Counter[str] = collections.Counter()
         self.crashes: collections.Counter[str] = collections.Counter()
         # Liveness restarts of each daemon, and the pids being killed for one (pid -> when SIGKILL is due).
-        self.budgets = {n: RestartBudget(s.liveness) for n, s in REGISTRY.items() if s.liveness}
+        start = read_state(os.path.dirname(state_file)) if state_file else None
+        self.budgets = {n: RestartBudget(live) for n, live in (start.liveness if start else {}).items()}
         self.killing: dict[int, float] = {}
         self.give_up: set[str] = set()
         names = [p.name for g in self.options.process_group_configs for p in g.process_configs]
@@ -264,19 +264,18 @@ class DeepdockerNamespace:
         events.subscribe(events.SupervisorStoppingEvent, self._on_stopping)
 
         self.watchdog: Watchdog | None = None
-        checks = self._checks(state_file) if liveness == "on" else []
+        checks = self._checks(start) if liveness == "on" and start else []
         if checks:
             self.watchdog = Watchdog(checks, self._process, self.waker.wake, self.idle)
             self.watchdog.start()
 
-    def _checks(self, state_file: str) -> list[Check]:
-        enabled = read_state(os.path.dirname(state_file)).services if state_file else {}
-        checks = []
-        for name, s in enabled.items():
-            live = REGISTRY[name].liveness if name in REGISTRY else None
-            if live:
-                checks.append(Check(name, s.probe, s.host, s.port, s.target, live))
-        return checks
+    def _checks(self, start: Any) -> list[Check]:
+        """A watch for each enabled service that has liveness rules (the state file's)."""
+        return [
+            Check(name, s.probe, s.host, s.port, s.target, start.liveness[name])
+            for name, s in start.services.items()
+            if name in start.liveness
+        ]
 
     def _process(self, name: str) -> Any:
         for group in self.supervisord.process_groups.values():
