@@ -73,5 +73,5 @@ if [[ $dockerfile == *gpu* ]] && [ -z "${torch_wheel:-}" ] && [ -n "${TORCH_INDE
 fi
 
 start=$(date +%s)
-docker build -f "$dockerfile" -t "$tag" --build-arg "BASE_IMAGE=$base" "${wheel_args[@]}" "$@" .
+docker build -f "$dockerfile" -t "$tag" --build-arg "BASE_IMAGE=$base" ${wheel_args[@]+"${wheel_args[@]}"} ${1+"$@"} .
 echo "build-image: built $tag in $(($(date +%s) - start)) s, $(docker image inspect -f '{{.Size}}' "$tag" | awk '{printf "%.2f GB", $1/1e9}')"
