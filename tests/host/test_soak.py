@@ -22,6 +22,27 @@ def pid_of(sup: int, program: str, exclude: int = 0) -> int | None:
     return next((p for p in children(sup) if p != exclude and program in cmdline(p)), None)
 
 
+def lasting_zombies(sup: psutil.Process) -> list[psutil.Process]:
+    """Zombies among supervisord's descendants that are still unreaped a second later: a child
+    that died a moment ago is a zombie until supervisord's next tick reaps it, which is no leak."""
+
+    def zombies() -> set[tuple[int, float]]:
+        found = set()
+        for p in sup.children(recursive=True):
+            try:
+                if p.status() == psutil.STATUS_ZOMBIE:
+                    found.add((p.pid, p.create_time()))
+            except psutil.NoSuchProcess:
+                continue
+        return found
+
+    first = zombies()
+    if not first:
+        return []
+    time.sleep(1.5)
+    return [psutil.Process(pid) for pid, _ in first & zombies()]
+
+
 @pytest.mark.slow
 def test_soak_sigkill_at_random_moments(tmp_path):
     rng = random.Random(20261128)
@@ -47,8 +68,7 @@ def test_soak_sigkill_at_random_moments(tmp_path):
                 rss.append(sup.memory_info().rss)
         report = s.wait_healthy(60)
         assert all(v["restarts"] == KILLS for v in report["services"].values()), report
-        zombies = [p for p in sup.children(recursive=True) if p.status() == psutil.STATUS_ZOMBIE]
-        assert not zombies
+        assert not lasting_zombies(sup)
         strays = [p for p in psutil.process_iter(["ppid"]) if p.info["ppid"] == 1 and str(s.run_dir) in cmdline(p.pid)]
         assert not strays
         if len(rss) >= 2:
