@@ -266,6 +266,28 @@ def shared_folder(path: str | None, account: Account, is_root: bool) -> SharedFo
     )
 
 
+def can_write_as(path: str, uid: int, gid: int) -> bool:
+    """Whether `uid`:`gid` can make a file in `path`, found by trying as that user in a child
+    process (root only): a file system that maps owners (Docker Desktop's file sharing, some
+    network mounts) may let a write through that the mode bits it shows would refuse."""
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover (the child)
+        code = 1
+        try:
+            os.setgroups([])
+            os.setgid(gid)
+            os.setuid(uid)
+            fd, name = tempfile.mkstemp(dir=path, prefix=".deepdocker-write-test-")
+            os.close(fd)
+            os.unlink(name)
+            code = 0
+        except BaseException:
+            pass
+        os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status) == 0
+
+
 def adopt(folder: SharedFolder, account: Account) -> SharedFolder:
     """Hand an empty root-owned shared folder to the notebook user: that folder alone, no link
     followed. What came of it: the folder as decided, or a warning where the file system refuses
@@ -287,9 +309,10 @@ def adopt(folder: SharedFolder, account: Account) -> SharedFolder:
         os.close(fd)
     if not refused and (after.st_uid, after.st_gid) == (account.uid, account.gid):
         return folder
-    if writable_by(folder.path, account.uid, account.gid):
-        return SharedFolder(folder.path, "ok")
     why = f"refused ({refused})" if refused else "ignored"
+    if can_write_as(folder.path, account.uid, account.gid):
+        note = f"{folder.path}: its file system {why} a change of owner; {account.name} can save there all the same"
+        return SharedFolder(folder.path, "adopt", note)
     return SharedFolder(
         folder.path,
         "warn",
