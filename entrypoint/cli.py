@@ -24,7 +24,7 @@ import os
 import sys
 from collections.abc import Mapping
 
-from . import services
+from . import frameworks, services
 from .accounts import nss, users
 from .command_mode import PROG, CommandRunner, run_with_command, say
 from .core.errors import UsageError
@@ -77,6 +77,8 @@ def announce(settings: Settings) -> None:
         say(f"SHARED_DIR: {shared.note}")
     elif shared and shared.action == "warn":
         say(f"WARNING: SHARED_DIR: {shared.note}")
+    for note in settings.notes:
+        say(f"WARNING: {note}")
     jupyter = settings.get("jupyter")
     for e in settings.enabled:
         if e.service.notices:
@@ -151,11 +153,13 @@ def main(argv: list[str] | None = None) -> int:
             env = hooks.run(hooks.START, env)
             settings, command = configure(env, command_words(args))
         settings = setup_account(settings)
+        if cpu := frameworks.note(settings):
+            settings = dataclasses.replace(settings, notes=(*settings.notes, cpu))
         if hooks.present(hooks.BEFORE):
             first = settings
             env = hooks.run(hooks.BEFORE, env)
             settings, command = configure(env, command_words(args))
-            settings = dataclasses.replace(settings, shared=first.shared)
+            settings = dataclasses.replace(settings, shared=first.shared, notes=first.notes)
         text = render(settings)
     except UsageError as e:
         print(f"{PROG}: {e}", file=sys.stderr)

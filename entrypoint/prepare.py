@@ -39,6 +39,7 @@ def state(settings: Settings) -> str:
             e.service.name, kind, e.local_address, e.port, target, start
         )
     notes = [f"SHARED_DIR: {settings.shared.note}"] if settings.shared and settings.shared.action == "warn" else []
+    notes += settings.notes
     paths = Paths(settings.run_dir)
     logins = []
     for e in settings.enabled:

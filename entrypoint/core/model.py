@@ -277,6 +277,8 @@ class Settings:
     # Liveness restarts of hung daemons (deepdocker_supervisor.watchdog); DEEPDOCKER_LIVENESS=false turns them off.
     liveness: bool = True
     shared: SharedFolder | None = None
+    # What a person should know of this machine, said at start and by deepdocker-health.
+    notes: tuple[str, ...] = ()
     # JupyterHub's single-user server (entrypoint.services.jupyter.hub): the Hub's login, prefix and port.
     hub: Hub | None = None
     # docker-stacks' start-up variables (entrypoint.stacks.options).
