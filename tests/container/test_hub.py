@@ -7,9 +7,11 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import socket
 import time
 import uuid
 
+import psutil
 import pytest
 
 from tests.container import hubs
@@ -234,6 +236,20 @@ def test_rstudio_sits_behind_the_hubs_login_where_the_image_has_it(hub_folder, i
         assert {port for address, port in listening(container_of(hub)) if address not in LOOPBACK} == {8888}
 
 
+def bridge_gateway() -> str:
+    """The host's address on Docker's default bridge. dockerd 20.10 may leave the Gateway out of
+    the bridge's IPAM config (seen after a restart): then the bridge interface's own address."""
+    template = '{{range .IPAM.Config}}{{.Gateway}} {{end}}|{{index .Options "com.docker.network.bridge.name"}}'
+    found = docker("network", "inspect", "bridge", "-f", template)
+    gateways, _, interface = found.stdout.strip().partition("|")
+    address = next(iter(gateways.split()), "")
+    if not address:
+        addrs = psutil.net_if_addrs().get(interface or "docker0", [])
+        address = next((a.address for a in addrs if a.family == socket.AF_INET), "")
+    assert address, f"no address of this host on Docker's default bridge: {found.stdout!r}"
+    return address
+
+
 @pytest.fixture
 def swarm(image):
     """A single-node Docker Swarm: this engine's, or one made for the test and left after it."""
@@ -244,7 +260,7 @@ def swarm(image):
     try:
         # An address of this node's that a task's container reaches the Hub on (the node's swarm
         # address here is 127.0.0.1, the container's own loopback): the default bridge's gateway.
-        yield docker("network", "inspect", "bridge", "-f", "{{(index .IPAM.Config 0).Gateway}}").stdout.strip()
+        yield bridge_gateway()
     finally:
         if made:
             docker("swarm", "leave", "--force", check=False)
