@@ -28,6 +28,11 @@ COMPOSE ?= $(shell docker compose version >/dev/null 2>&1 && echo "docker compos
 # INSTALL_SHINY_SERVER, ...) reaches the build; one not given keeps its Dockerfile default.
 IMAGE_ARGS = --build-arg "FRAMEWORKS=$(FRAMEWORKS)" $(foreach v,$(sort $(filter INSTALL_%,$(.VARIABLES))),--build-arg "$(v)=$($(v))")
 
+# The platforms `make image` builds for (PLATFORM=...). amd64 alone so far: the arm64 image is
+# still to come, and a PLATFORM this cannot build stops here rather than build another.
+PLATFORMS := linux/amd64
+PLATFORM ?= linux/amd64
+
 .DEFAULT_GOAL := help
 
 .PHONY: help
@@ -99,8 +104,12 @@ bench-health: venv ## Cost of one deepdocker-health call beside `supervisorctl s
 bench-liveness: venv ## Liveness watchdog: idle CPU on vs off, repair after SIGSTOP, no false alarm under load (MINUTES=10)
 	cd bench && ../$(PY) liveness.py $(or $(MINUTES),10)
 
+.PHONY: platform
+platform:
+	@:$(if $(filter-out $(PLATFORMS),$(PLATFORM))$(if $(strip $(PLATFORM)),,none),$(error PLATFORM=$(PLATFORM) is not one this builds; accepted: $(PLATFORMS)))
+
 .PHONY: certs
-certs:
+certs: platform
 	@if [ "$(TRUST_HOST_CAS)" = 1 ] && [ -f "$(HOST_CA_BUNDLE)" ]; then \
 	  cp "$(HOST_CA_BUNDLE)" certs/host-ca-bundle.crt; \
 	  echo "certs: the build trusts this host's CA bundle ($(HOST_CA_BUNDLE)); TRUST_HOST_CAS=0 to stop"; \
@@ -108,7 +117,7 @@ certs:
 
 .PHONY: image
 image: FRAMEWORKS ?= $(shell WHEELHOUSE='$(WHEELHOUSE)' scripts/default-frameworks.sh $(TORCH_INDEX_CPU))
-image: certs ## Build deepdocker:cpu (FRAMEWORKS=..., INSTALL_RSTUDIO=auto|1|0, INSTALL_TEX=1|0, BASE_IMAGE=..., WHEELHOUSE=...)
+image: certs ## Build deepdocker:cpu (PLATFORM=linux/amd64, FRAMEWORKS=..., INSTALL_RSTUDIO=auto|1|0, INSTALL_TEX=1|0, BASE_IMAGE=..., WHEELHOUSE=...)
 	scripts/build-image.sh Dockerfile.cpu deepdocker:cpu "$(BASE_IMAGE)" $(IMAGE_ARGS)
 
 .PHONY: image-gpu
@@ -122,7 +131,7 @@ compose:
 	@$(COMPOSE) version >/dev/null 2>&1 || { echo "make run needs Docker Compose: apt-get install docker-compose (Debian), or Docker's compose plugin" >&2; exit 2; }
 
 .PHONY: run
-run: compose image ## Build deepdocker:cpu and run it with its default services (compose.yaml); Ctrl-C stops it
+run: platform compose image ## Build deepdocker:cpu and run it with its default services (compose.yaml); Ctrl-C stops it
 	@# Yours, so the notebook user takes your UID; made by root, it is opened like /tmp
 	@# instead, since the notebook user is never root.
 	@if [ ! -d sharedfolder ]; then mkdir sharedfolder && { [ "$$(id -u)" != 0 ] || chmod 1777 sharedfolder; }; fi
