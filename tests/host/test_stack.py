@@ -7,11 +7,9 @@ import os
 import pty
 import pwd
 import re
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -215,15 +213,6 @@ def unprivileged_user_can_run(user: str) -> str | None:
     if probe.returncode:
         return f"{user} cannot run {sys.executable} with this checkout (make test builds a venv others can read)"
     return None
-
-
-@pytest.fixture
-def public_tmp():
-    """A folder other users can reach (pytest's own tmp_path is private to root)."""
-    path = Path(tempfile.mkdtemp(prefix="deepdocker-test-"))
-    path.chmod(0o755)
-    yield path
-    shutil.rmtree(path, ignore_errors=True)
 
 
 def test_runs_as_an_ordinary_user(public_tmp):

@@ -4,8 +4,6 @@ import os
 import pwd
 import shutil
 import subprocess
-import tempfile
-from pathlib import Path
 
 import pytest
 
@@ -84,21 +82,12 @@ def test_a_file_system_that_will_not_change_owners_is_said_not_claimed(shared, t
         subprocess.run(["fusermount", "-u", str(mnt)], check=False)
 
 
-@pytest.fixture
-def reachable():
-    """A folder other users can reach (pytest's tmp_path is under a 0700 folder)."""
-    path = Path(tempfile.mkdtemp(prefix="deepdocker-test-"))
-    path.chmod(0o755)
-    yield path
-    shutil.rmtree(path, ignore_errors=True)
-
-
 @root_only
-def test_where_chown_is_refused_but_anyone_may_write_the_folder_is_used(reachable):
-    shared = reachable / "shared"
+def test_where_chown_is_refused_but_anyone_may_write_the_folder_is_used(public_tmp):
+    shared = public_tmp / "shared"
     shared.mkdir(0o777)
     shared.chmod(0o777)
-    mnt = reachable / "mnt"
+    mnt = public_tmp / "mnt"
     bindfs_mount(shared, mnt, "--chown-deny")
     try:
         account = resolve({"NB_USER": "nobody"}, is_root=True)
@@ -110,8 +99,8 @@ def test_where_chown_is_refused_but_anyone_may_write_the_folder_is_used(reachabl
 
 
 @root_only
-def test_can_write_as_tries_as_that_user(reachable):
-    shared = reachable
+def test_can_write_as_tries_as_that_user(public_tmp):
+    shared = public_tmp
     assert not users.can_write_as(str(shared), NOBODY.pw_uid, NOBODY.pw_gid)
     shared.chmod(0o777)
     assert users.can_write_as(str(shared), NOBODY.pw_uid, NOBODY.pw_gid)
