@@ -60,7 +60,8 @@ def cpu_note(machine: str, cpuinfo: str | None, frameworks: set[str], ask: Calla
     where = "an x86-64 CPU without AVX" if flags is not None else "an emulated x86-64 CPU without AVX"
     return (
         f"TensorFlow cannot run here: it needs AVX, and this is {where}, so `import tensorflow` ends the "
-        "kernel; the other frameworks work. Use an image built for this machine's own architecture"
+        "kernel; the other frameworks work"
+        + ("" if flags is not None else " (there is no arm64 image to run natively yet)")
     )
 
 
