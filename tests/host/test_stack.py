@@ -146,7 +146,9 @@ def start_kernel(stack: Stack) -> int:
         kernel_id = json.load(r)["id"]
 
     def kernel_pid():
-        return [p.pid for p in psutil.process_iter() if kernel_id in cmdline(p.pid)]
+        # The kernel itself, not its guard (entrypoint.kernel_guard), whose command names it too.
+        found = [p.pid for p in psutil.process_iter() if kernel_id in cmdline(p.pid)]
+        return [p for p in found if "entrypoint.kernel_guard" not in cmdline(p)]
 
     return wait_until(kernel_pid, 60, what="the kernel process")[0]
 
@@ -167,6 +169,26 @@ def test_sigterm_stops_every_daemon_and_their_children(tmp_path):
     assert "SIGKILL" not in logs
     for name in SERVICES:
         assert re.search(rf"stopped: {name} \((exit status 0|terminated by SIGTERM)\)", logs), logs
+
+
+def test_a_kernel_runs_under_its_guard_and_goes_when_its_server_is_killed(tmp_path):
+    s = Stack(tmp_path, "jupyter")
+    try:
+        s.wait_healthy()
+        kernel = psutil.Process(start_kernel(s))
+        guard = kernel.parent()
+        assert guard is not None and "entrypoint.kernel_guard" in cmdline(guard.pid), cmdline(kernel.pid)
+        server = guard.parent()
+        assert server is not None and "jupyter" in cmdline(server.pid)
+        # The OOM killer's first pick: the kernel, not the server.
+        assert Path(f"/proc/{kernel.pid}/oom_score_adj").read_text().strip() == "1000"
+        assert Path(f"/proc/{server.pid}/oom_score_adj").read_text().strip() != "1000"
+        server.kill()  # as the OOM killer would
+        _, alive = psutil.wait_procs([kernel, guard], timeout=10)
+        assert not alive, f"the kernel outlived its server: {alive}"
+        s.wait_healthy()  # supervisord starts a new server
+    finally:
+        s.stop()
 
 
 def test_command_mode_runs_the_command_with_services_and_stops_them(tmp_path):

@@ -105,6 +105,8 @@ def prepare(settings: Settings, e: Enabled, paths: Paths) -> None:
     write_file(files.config, json.dumps(config(settings, e), indent=1), secret, group=group)
     guard = importlib.resources.files(__name__).joinpath("guard.py").read_text()
     write_file(config_dir / "jupyter_server_config.py", guard, 0o644)
+    kernel_guard = [sys.executable, "-I", "-m", "entrypoint.kernel_guard"]
+    write_file(config_dir / "kernel_guard.json", json.dumps(kernel_guard), 0o644)
     if settings.stacks.gen_cert:
         make_cert(settings, e, paths, group)
     if e.user:

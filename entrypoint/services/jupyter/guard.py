@@ -15,11 +15,17 @@ cannot do what this does, so it is code, and it reaches into two libraries (chec
   another site could POST to them with the login cookie. Jupyter's own rule is applied instead: a
   request that changes something and is not token-authenticated must come from Jupyter's origin
   (Origin header, else Referer).
+* Every kernel starts through deepdocker's kernel guard (entrypoint.kernel_guard, its command in
+  `kernel_guard.json` beside this file): its processes die with it, a fork flood in it is stopped,
+  and the OOM killer takes it before the server (`LocalProvisioner.launch_kernel` gets the guard's
+  command in front of the kernel's).
 """
 
+import json
 import logging
 import os
 import re
+import shutil
 
 from jupyter_server.serverapp import ServerApp
 from tornado import web
@@ -72,3 +78,24 @@ if ProxyHandler is not None:
             raise web.HTTPError(403, "Blocking a cross-origin request to a service behind Jupyter's login")
 
     ProxyHandler.check_xsrf_cookie = _check_xsrf_cookie
+
+
+try:
+    with open(os.path.join(HERE, "kernel_guard.json")) as guard_file:
+        _KERNEL_GUARD = json.load(guard_file)
+except FileNotFoundError:  # a config dir without the guard: kernels start as jupyter_client starts them
+    _KERNEL_GUARD = None
+
+if _KERNEL_GUARD:
+    from jupyter_client.provisioning.local_provisioner import LocalProvisioner
+
+    _launch_kernel = LocalProvisioner.launch_kernel
+
+    async def _guarded_launch_kernel(self, cmd, **kwargs):
+        path = (kwargs.get("env") or os.environ).get("PATH")
+        if cmd and shutil.which(os.path.expanduser(cmd[0]), path=path):
+            cmd = [*_KERNEL_GUARD, "--", *cmd]
+        # else as it was: jupyter_client's own "Failed to run command" names what is missing
+        return await _launch_kernel(self, cmd, **kwargs)
+
+    LocalProvisioner.launch_kernel = _guarded_launch_kernel  # type: ignore[method-assign]
