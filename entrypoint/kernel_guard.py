@@ -131,6 +131,14 @@ def clean_up(grace: float = GRACE) -> None:
             sig = signal.SIGKILL
 
 
+def _say(line: str) -> None:
+    """One line to Jupyter's log; its pipe may be gone with the server (no traceback, no exit)."""
+    try:
+        print(line, file=sys.stderr, flush=True)
+    except (OSError, ValueError):
+        pass
+
+
 def _exit_code(status: int) -> int:
     if os.WIFSIGNALED(status):
         return 128 + os.WTERMSIG(status)
@@ -142,7 +150,8 @@ def _start(cmd: list[str]) -> int:
     if pid:
         return pid
     try:
-        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGCHLD, signal.SIGHUP):
+        # As subprocess's restore_signals: Python ignores SIGPIPE and SIGXFSZ, a kernel must not.
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGCHLD, signal.SIGHUP, signal.SIGPIPE, signal.SIGXFSZ):
             signal.signal(sig, signal.SIG_DFL)
         signal.pthread_sigmask(signal.SIG_SETMASK, [])
         try:
@@ -152,7 +161,7 @@ def _start(cmd: list[str]) -> int:
             pass
         os.execvp(cmd[0], cmd)
     except OSError as e:
-        print(f"deepdocker: cannot start the kernel {cmd[0]}: {e.strerror}", file=sys.stderr, flush=True)
+        _say(f"deepdocker: cannot start the kernel {cmd[0]}: {e.strerror}")
     os._exit(127)
 
 
@@ -176,43 +185,43 @@ def guard(cmd: list[str], pids: Path | None = None, tick: float = TICK) -> int:
     watched = [signal.SIGCHLD, signal.SIGTERM, signal.SIGHUP]
     signal.pthread_sigmask(signal.SIG_BLOCK, watched)
     kernel = _start(cmd)
-    code = None
-    while code is None:
-        got = signal.sigtimedwait(watched, tick)
-        if got is not None and got.si_signo in (signal.SIGTERM, signal.SIGHUP):
-            # Asked to stop (the group got it too, or only this pid did): the kernel gets it, then
-            # its grace, before what is left is killed.
-            try:
-                os.kill(kernel, got.si_signo)
-            except OSError:
-                pass
-            deadline = time.monotonic() + GRACE
-            while code is None and time.monotonic() < deadline:
-                status = _reap().get(kernel)
-                code = None if status is None else _exit_code(status)
-                time.sleep(0.05)
-            code = 128 + got.si_signo if code is None else code
-            break
-        status = _reap().get(kernel)
-        if status is not None:
-            code = _exit_code(status)
-        elif os.getppid() != server:
-            print(f"deepdocker: the Jupyter server that started kernel {cmd[0]} is gone: stopping it",
-                  file=sys.stderr, flush=True)  # fmt: skip
-            code = 1
-        else:
-            flood = too_many(pids)
-            if flood:
-                print(
-                    f"deepdocker: kernel {cmd[0]} (pid {kernel}) has {flood[0]} processes and the container "
-                    f"is near its limit of {flood[1]} (--pids-limit): its processes are stopped",
-                    file=sys.stderr,
-                    flush=True,
-                )
+    try:
+        code = None
+        while code is None:
+            got = signal.sigtimedwait(watched, tick)
+            if got is not None and got.si_signo in (signal.SIGTERM, signal.SIGHUP):
+                # Asked to stop (the group got it too, or only this pid did): the kernel gets it, then
+                # its grace, before what is left is killed.
+                try:
+                    os.kill(kernel, got.si_signo)
+                except OSError:
+                    pass
+                deadline = time.monotonic() + GRACE
+                while code is None and time.monotonic() < deadline:
+                    status = _reap().get(kernel)
+                    code = None if status is None else _exit_code(status)
+                    time.sleep(0.05)
+                code = 128 + got.si_signo if code is None else code
+                break
+            status = _reap().get(kernel)
+            if status is not None:
+                code = _exit_code(status)
+            elif os.getppid() != server:
                 code = 1
-                clean_up(grace=0)  # a flood is not asked twice
-    clean_up()
-    return code
+                clean_up()  # first: the server's log may be gone with it
+                _say(f"deepdocker: the Jupyter server that started kernel {cmd[0]} is gone: it was stopped")
+            else:
+                flood = too_many(pids)
+                if flood:
+                    _say(
+                        f"deepdocker: kernel {cmd[0]} (pid {kernel}) has {flood[0]} processes and the container "
+                        f"is near its limit of {flood[1]} (--pids-limit): its processes are stopped"
+                    )
+                    code = 1
+                    clean_up(grace=0)  # a flood is not asked twice
+    finally:
+        clean_up()  # whatever happened above: the kernel's processes go
+    return 1 if code is None else code
 
 
 def main(argv: list[str]) -> int:

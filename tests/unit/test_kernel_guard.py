@@ -78,10 +78,13 @@ def test_a_dead_server_takes_its_kernels_with_it(tmp_path):
         sys.executable, "-c",
         "import subprocess, sys, time; subprocess.Popen(sys.argv[1:], start_new_session=True); time.sleep(300)",
         *guard_cmd(*kernel),
-    ], cwd=tmp_path)  # fmt: skip
+    ], cwd=tmp_path, stderr=subprocess.PIPE)  # fmt: skip
     pids, _ = read_pids(out)
     guard = psutil.Process(pids[0]).parent()
     assert guard is not None and guard.parent().pid == server.pid
+    # Its log goes with it (supervisord closes the pipe): the guard's line has nowhere to go.
+    assert server.stderr is not None
+    server.stderr.close()
     server.kill()
     server.wait()
     wait_until(lambda: gone([guard.pid, *pids]), 10, what="the orphaned kernel, its children and its guard")
