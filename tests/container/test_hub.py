@@ -8,15 +8,13 @@ import asyncio
 import json
 import os
 import socket
-import time
-import uuid
 
 import psutil
 import pytest
 
 from tests.container import hubs
 from tests.container.hubs import call
-from tests.container.tracked import docker, problems
+from tests.container.tracked import docker, execute, problems
 from tests.helpers import wait_until
 
 # The Hub's own pages and refusals: not problems of the image.
@@ -31,39 +29,6 @@ def hub_folder(image, tmp_path):
             pytest.fail(problem)
         pytest.skip(problem)
     return tmp_path
-
-
-async def execute(url: str, token: str, code: str) -> str:
-    """Run `code` in a kernel over its websocket, as JupyterLab does (Jupyter's messaging
-    protocol, JSON over the websocket); its stdout."""
-    from tornado.httpclient import HTTPRequest
-    from tornado.websocket import websocket_connect
-
-    ws = await websocket_connect(HTTPRequest(url, headers={"Authorization": f"token {token}"}))
-    msg_id = uuid.uuid4().hex
-    header = {"msg_id": msg_id, "msg_type": "execute_request", "username": "", "session": uuid.uuid4().hex,
-              "date": "", "version": "5.3"}  # fmt: skip
-    content = {"code": code, "silent": False, "store_history": False, "user_expressions": {}, "allow_stdin": False}
-    message = {"header": header, "parent_header": {}, "metadata": {}, "content": content, "channel": "shell"}
-    await ws.write_message(json.dumps(message))
-    out = ""
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        raw = await asyncio.wait_for(ws.read_message(), 90)
-        if raw is None:
-            break
-        reply = json.loads(raw)
-        if reply.get("parent_header", {}).get("msg_id") != msg_id:
-            continue
-        kind = reply["header"]["msg_type"]
-        if kind == "stream":
-            out += reply["content"]["text"]
-        elif kind == "error":
-            out += "\n".join(reply["content"]["traceback"])
-        elif kind == "status" and reply["content"]["execution_state"] == "idle":
-            break
-    ws.close()
-    return out
 
 
 def run_code(hub: hubs.Hub, token: str, kernel_name: str, code: str) -> str:

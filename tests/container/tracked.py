@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import subprocess
 import time
 import urllib.error
 import urllib.request
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -138,3 +140,39 @@ def api(port: int, token: str, path: str, body: dict | None = None, method: str 
             return r.status, json.loads(data) if data else None
     except urllib.error.HTTPError as e:
         return e.code, None
+
+
+async def execute(url: str, token: str, code: str, until: str = "idle") -> str:
+    """Run `code` in a kernel over its websocket, as JupyterLab does (Jupyter's messaging
+    protocol, JSON over the websocket); its stdout. until="started": return once the kernel
+    has begun running it (code that never ends)."""
+    from tornado.httpclient import HTTPRequest
+    from tornado.websocket import websocket_connect
+
+    ws = await websocket_connect(HTTPRequest(url, headers={"Authorization": f"token {token}"}))
+    msg_id = uuid.uuid4().hex
+    header = {"msg_id": msg_id, "msg_type": "execute_request", "username": "", "session": uuid.uuid4().hex,
+              "date": "", "version": "5.3"}  # fmt: skip
+    content = {"code": code, "silent": False, "store_history": False, "user_expressions": {}, "allow_stdin": False}
+    message = {"header": header, "parent_header": {}, "metadata": {}, "content": content, "channel": "shell"}
+    await ws.write_message(json.dumps(message))
+    out = ""
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        raw = await asyncio.wait_for(ws.read_message(), 90)
+        if raw is None:
+            break
+        reply = json.loads(raw)
+        if reply.get("parent_header", {}).get("msg_id") != msg_id:
+            continue
+        kind = reply["header"]["msg_type"]
+        if until == "started" and kind == "execute_input":
+            break
+        if kind == "stream":
+            out += reply["content"]["text"]
+        elif kind == "error":
+            out += "\n".join(reply["content"]["traceback"])
+        elif kind == "status" and reply["content"]["execution_state"] == "idle":
+            break
+    ws.close()
+    return out
