@@ -140,9 +140,8 @@ def _say(line: str) -> None:
 
 
 def _exit_code(status: int) -> int:
-    if os.WIFSIGNALED(status):
-        return 128 + os.WTERMSIG(status)
-    return os.WEXITSTATUS(status)
+    code = os.waitstatus_to_exitcode(status)
+    return 128 - code if code < 0 else code  # killed by a signal: as a shell says it
 
 
 def _start(cmd: list[str]) -> int:
