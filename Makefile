@@ -24,9 +24,9 @@ export WHEELHOUSE WHEELHOUSE_PORT
 TRUST_HOST_CAS ?= 1
 HOST_CA_BUNDLE ?= /etc/ssl/certs/ca-certificates.crt
 COMPOSE ?= $(shell docker compose version >/dev/null 2>&1 && echo "docker compose" || echo docker-compose)
-# Every INSTALL_* switch given here, on make's command line or in the environment (INSTALL_CODE,
-# INSTALL_SHINY_SERVER, ...) reaches the build; one not given keeps its Dockerfile default.
-IMAGE_ARGS = --build-arg "FRAMEWORKS=$(FRAMEWORKS)" $(foreach v,$(sort $(filter INSTALL_%,$(.VARIABLES))),--build-arg "$(v)=$($(v))")
+# PIP_LOCK=0: install without the locks (scripts/locks). Every INSTALL_* switch given here, on
+# make's command line or in the environment (INSTALL_CODE, INSTALL_SHINY_SERVER, ...) reaches the build; one not given keeps its Dockerfile default.
+IMAGE_ARGS = --build-arg "FRAMEWORKS=$(FRAMEWORKS)" $(if $(PIP_LOCK),--build-arg "PIP_LOCK=$(PIP_LOCK)") $(foreach v,$(sort $(filter INSTALL_%,$(.VARIABLES))),--build-arg "$(v)=$($(v))")
 
 # The platforms `make image` builds for (PLATFORM=...). amd64 alone so far: the arm64 image is
 # still to come, and a PLATFORM this cannot build stops here rather than build another.
@@ -70,6 +70,10 @@ test: venv ## Run every test: unit, host mode (real daemons), container (needs d
 .PHONY: docs
 docs: venv ## Rewrite README.md's tables that the service registry decides (entrypoint/docs.py)
 	$(PY) -m entrypoint.docs README.md
+
+.PHONY: lock
+lock: venv ## Pin every Python environment of both images, with hashes: scripts/locks (WHEELHOUSE=... holds a CPU torch)
+	$(PY) scripts/lock.py $(if $(WHEELHOUSE),--wheelhouse "$(WHEELHOUSE)")
 
 .PHONY: lint
 lint: venv ## ruff, mypy, hadolint, shellcheck
