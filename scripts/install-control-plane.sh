@@ -2,11 +2,23 @@
 # The control plane (entrypoint, health, supervisord) in a venv of its own, apart from the
 # user's Python, so no user `pip install` can break supervision.
 set -euo pipefail
+# shellcheck source=scripts/locks.sh
+. "$(dirname "$0")/locks.sh"
 
 venv=/opt/deepdocker/venv
+lock=$(lock_file control-plane) || exit "$?"
 python3 -m venv "$venv"
-"$venv/bin/pip" install --no-cache-dir -q --upgrade pip
-"$venv/bin/pip" install --no-cache-dir -q /opt/deepdocker/src
+if [ -n "$lock" ]; then
+  # Its dependencies exactly as locked, each file hash-checked; then the package itself, from
+  # this source (no index, nothing else fetched), and pip's word that nothing is missing.
+  "$venv/bin/pip" install --no-cache-dir --disable-pip-version-check -q --require-hashes -r "$lock"
+  "$venv/bin/pip" install --no-cache-dir --disable-pip-version-check -q --no-deps --no-build-isolation \
+    --no-index /opt/deepdocker/src
+  "$venv/bin/pip" check
+else
+  "$venv/bin/pip" install --no-cache-dir -q --upgrade pip
+  "$venv/bin/pip" install --no-cache-dir -q /opt/deepdocker/src
+fi
 for cmd in deepdocker-entrypoint deepdocker-health supervisorctl; do
   ln -sf "$venv/bin/$cmd" "/usr/local/bin/$cmd"
 done

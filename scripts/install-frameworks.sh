@@ -6,17 +6,30 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 wanted=${FRAMEWORKS//,/ }
+lock=$(lock_file "user-$VARIANT") || exit "$?"
+fw_dir=$REQUIREMENTS_DIR/frameworks
 installed=()
 for fw in $wanted; do
   case "$fw" in
   torch)
     # PyTorch's own index: .../whl/cpu for the CPU image (PyPI's Linux wheel is the CUDA
     # build, GBs), .../whl/cu130 for the GPU image; or PyPI, or a wheelhouse (build-image.sh).
-    if [ "${TORCH_FROM_WHEELHOUSE:-}" = 1 ]; then
-      user_pip --index-url "$TORCH_INDEX_URL" "torch==$TORCH_VERSION"
+    # `torch==2.13.0` also matches a wheelhouse's 2.13.0+cpu: keep it out when it is not this image's.
+    wheels=${WHEELHOUSE_URL:-}
+    [ "${TORCH_FROM_WHEELHOUSE:-}" = 1 ] || wheels=''
+    if [ -z "$lock" ]; then
+      WHEELHOUSE_URL=$wheels user_pip --index-url "$TORCH_INDEX_URL" -r "$fw_dir/torch.in"
+    elif grep -q '^torch==' "$lock"; then
+      # Any index may offer it: pip takes only the file whose hash the lock holds.
+      WHEELHOUSE_URL=$wheels user_pip --extra-index-url "$TORCH_INDEX_URL" -r "$fw_dir/torch.in"
     else
-      # `torch==2.13.0` also matches a wheelhouse's 2.13.0+cpu: keep it out when it is not this image's.
-      WHEELHOUSE_URL='' user_pip --index-url "$TORCH_INDEX_URL" "torch==$TORCH_VERSION"
+      echo "install-frameworks: *** torch $TORCH_VERSION from $TORCH_INDEX_URL: version-pinned, NOT hash-checked:" \
+        "$(basename "$lock") has no hash for it (see its third line); its dependencies are ***"
+      WHEELHOUSE_URL=$wheels PIP_LOCK_FILE='' user_pip --no-deps --index-url "$TORCH_INDEX_URL" \
+        -r "$fw_dir/torch.in"
+      mapfile -t requires < <("$USER_VENV/bin/python" -c \
+        'import importlib.metadata as m; print("\n".join(m.requires("torch") or []))')
+      user_pip "${requires[@]}"
     fi
     if [ "$VARIANT" = gpu ] && ! runuser -u "$NB_USER" -- "$USER_VENV/bin/python" -c \
       'import sys, torch; sys.exit(torch.version.cuda is None)'; then
@@ -24,23 +37,12 @@ for fw in $wanted; do
       exit 1
     fi
     ;;
-  tensorflow)
-    if [ "$VARIANT" = cpu ]; then
-      user_pip "tensorflow-cpu==$TENSORFLOW_VERSION"
-    else
-      user_pip "tensorflow[and-cuda]==$TENSORFLOW_VERSION"
-    fi
-    ;;
-  keras) user_pip "keras==$KERAS_VERSION" ;;
-  pytensor) user_pip "pytensor==$PYTENSOR_VERSION" ;;
-  onnx)
-    # onnxruntime-gpu: the CUDA 12 build, which finds its CUDA and cuDNN libraries in the
-    # nvidia-*-cu12 wheels tensorflow[and-cuda] brings (onnxruntime.preload_dlls()).
-    if [ "$VARIANT" = cpu ]; then
-      user_pip "onnx==$ONNX_VERSION" "onnxruntime==$ONNXRUNTIME_VERSION"
-    else
-      user_pip "onnx==$ONNX_VERSION" "onnxruntime-gpu==$ONNXRUNTIME_VERSION"
-    fi
+  tensorflow | keras | pytensor | onnx)
+    # tensorflow-cpu or tensorflow[and-cuda]; onnxruntime or onnxruntime-gpu, the CUDA 12 build,
+    # which finds its CUDA and cuDNN libraries in the nvidia-*-cu12 wheels tensorflow[and-cuda] brings.
+    file=$fw_dir/$fw-$VARIANT.in
+    [ -f "$file" ] || file=$fw_dir/$fw.in
+    user_pip -r "$file"
     ;;
   *)
     echo "install-frameworks: FRAMEWORKS has '$fw'; accepted: torch tensorflow keras pytensor onnx" >&2
@@ -49,11 +51,6 @@ for fw in $wanted; do
   esac
   installed+=("$fw")
 done
-# torch needs setuptools >= 77.0.3, and pip then takes the newest, which no longer has
-# pkg_resources: TensorBoard 2.20's command line (the user's `tensorboard`, %tensorboard) imports it.
-if [ ${#installed[@]} -gt 0 ]; then
-  user_pip "setuptools==$SETUPTOOLS_VERSION"
-fi
 # What went in, for the tests and for people: /opt/deepdocker/frameworks.
 mkdir -p /opt/deepdocker
 printf '%s\n' "${installed[@]}" >/opt/deepdocker/frameworks

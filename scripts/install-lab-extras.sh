@@ -7,5 +7,4 @@ set -euo pipefail
 # shellcheck source=scripts/lib.sh
 . "$(dirname "$0")/lib.sh"
 
-user_pip "ipywidgets==$IPYWIDGETS_VERSION" "ipympl==$IPYMPL_VERSION" "jupyterlab-git==$JUPYTERLAB_GIT_VERSION" \
-  "nbclassic==$NBCLASSIC_VERSION" "jupyterhub==$JUPYTERHUB_VERSION"
+user_pip -r "$REQUIREMENTS_DIR/lab-extras.in"

@@ -9,13 +9,17 @@ set -euo pipefail
 # setgid: everything made in it belongs to the `users` group (NB_GID is 100, users).
 install -d -m 2775 -o "$NB_UID" -g users "$USER_VENV"
 runuser -u "$NB_USER" -- python3 -m venv "$USER_VENV"
-user_pip --upgrade pip
-user_pip \
-  "numpy==$NUMPY_VERSION" "scipy==$SCIPY_VERSION" "pandas==$PANDAS_VERSION" \
-  "scikit-learn==$SKLEARN_VERSION" "matplotlib==$MATPLOTLIB_VERSION" \
-  "jupyterlab==$JUPYTERLAB_VERSION" "notebook==$NOTEBOOK_VERSION" \
-  "tensorboard==$TENSORBOARD_VERSION" ipykernel jupyter-server-proxy
-
+# The venv's own pip may be too old to read hashes from a constraints file: its lock entry first.
+lock=$(lock_file "user-$VARIANT") || exit "$?"
+if [ -n "$lock" ]; then
+  lock_entry "$lock" pip >/tmp/pip.lock
+  PIP_LOCK_FILE='' user_pip --require-hashes --no-deps -r /tmp/pip.lock
+  rm /tmp/pip.lock
+else
+  user_pip --upgrade pip
+fi
+# ${NAME} in the .in files: the Dockerfile's ARGs, which pip reads from the environment.
+user_pip -r "$REQUIREMENTS_DIR/python.in"
 # Login shells (ssh, `su -`) reset PATH in /etc/profile; give them the notebook's Python back.
 echo "export PATH=\"$USER_VENV/bin:\$PATH\"" >/etc/profile.d/deepdocker-venv.sh
 

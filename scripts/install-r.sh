@@ -13,7 +13,7 @@ apt-get install -y -qq --no-install-recommends r-base-core r-cran-irkernel >/dev
 runuser -u "$NB_USER" -- env PATH="$USER_VENV/bin:$PATH" \
   R --quiet --no-save -e "IRkernel::installspec(user = FALSE, prefix = '$USER_VENV')" >/dev/null
 # ABI mode: rpy2 talks to libR through cffi, no compiler needed.
-RPY2_CFFI_MODE=ABI user_pip "rpy2==$RPY2_VERSION"
+RPY2_CFFI_MODE=ABI user_pip -r "$REQUIREMENTS_DIR/r.in"
 # install.packages() goes to the site library: the `users` group's, like /opt/venv.
 chgrp users /usr/local/lib/R/site-library
 chmod 2775 /usr/local/lib/R/site-library

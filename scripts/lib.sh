@@ -5,13 +5,25 @@
 # one, an arbitrary `docker run --user UID --group-add users`) can pip install into it later.
 umask 002
 
+# shellcheck source=scripts/locks.sh
+. "$(dirname "${BASH_SOURCE[0]}")/locks.sh"
+
 # pip into the user's environment as the notebook user: files are born with the right
 # owner, so no `chown -R` copies the whole environment into another image layer. A wheelhouse
-# (WHEELHOUSE_URL, where the Dockerfile declares it) is looked in too.
+# (WHEELHOUSE_URL, where the Dockerfile declares it) is looked in too. Every package comes from
+# the environment's lock, its files hash-checked (PIP_LOCK_FILE= for one call without).
 user_pip() {
-  runuser -u "$NB_USER" -- env HOME="/home/$NB_USER" \
+  local file=${PIP_LOCK_FILE-unset}
+  if [ "$file" = unset ]; then
+    file=$(lock_file "user-$VARIANT") || exit "$?"
+  fi
+  if ! runuser -u "$NB_USER" -- env HOME="/home/$NB_USER" \
     "$USER_VENV/bin/pip" install --no-cache-dir --disable-pip-version-check -q \
-    ${WHEELHOUSE_URL:+--find-links "$WHEELHOUSE_URL"} "$@"
+    ${WHEELHOUSE_URL:+--find-links "$WHEELHOUSE_URL"} ${file:+--require-hashes --constraint "$file"} "$@"; then
+    [ -z "$file" ] || echo "$(basename "$0" .sh): pip failed under $(basename "$file"):" \
+      "a version ARG that differs from the lock needs make lock (or PIP_LOCK=0)" >&2
+    return 1
+  fi
 }
 
 # A build switch (INSTALL_RSTUDIO, INSTALL_CODE, ...): `install_switch VAR WHAT` goes on for 1 and
