@@ -14,6 +14,7 @@ from tests.container.tracked import Containers, docker
 
 ROOT = Path(__file__).resolve().parents[2]
 IMAGE = os.environ.get("DEEPDOCKER_TEST_IMAGE", "deepdocker:cpu")
+GPU_IMAGE = os.environ.get("DEEPDOCKER_TEST_GPU_IMAGE", "deepdocker:gpu")
 
 
 def engine_problem() -> str | None:
@@ -46,6 +47,14 @@ def image() -> str:
     args = [f"FRAMEWORKS={frameworks}"] if frameworks else []
     subprocess.run(["make", "-C", str(ROOT), "image", *args], check=True, timeout=3600)
     return IMAGE
+
+
+@pytest.fixture(scope="session")
+def gpu_image(image) -> str:
+    """Built once per run, like the CPU image (`make image-gpu`; torch from PyPI)."""
+    if not os.environ.get("DEEPDOCKER_TEST_NO_BUILD"):
+        subprocess.run(["make", "-C", str(ROOT), "image-gpu"], check=True, timeout=3600)
+    return GPU_IMAGE
 
 
 @pytest.fixture(scope="session")

@@ -4,17 +4,13 @@ its CUDA build, imported and run, and `deepdocker-health --gpu` saying plainly t
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 
 import pytest
 
-from tests.container.conftest import ROOT
 from tests.container.tracked import docker
 
 pytestmark = pytest.mark.container
 
-GPU_IMAGE = os.environ.get("DEEPDOCKER_TEST_GPU_IMAGE", "deepdocker:gpu")
 TOKEN = "gpu-image-test-token-0123456789"
 
 FRAMEWORKS = """
@@ -32,14 +28,6 @@ print(json.dumps({
     "onnxruntime": [ort.__version__, ort.get_available_providers()],
 }))
 """
-
-
-@pytest.fixture(scope="session")
-def gpu_image(image) -> str:
-    """Built once per run, like the CPU image (`make image-gpu`; torch from PyPI)."""
-    if not os.environ.get("DEEPDOCKER_TEST_NO_BUILD"):
-        subprocess.run(["make", "-C", str(ROOT), "image-gpu"], check=True, timeout=3600)
-    return GPU_IMAGE
 
 
 def test_every_framework_in_its_cuda_build_and_no_gpu_said_plainly(containers, gpu_image):
