@@ -24,7 +24,7 @@ for fw in $wanted; do
       WHEELHOUSE_URL=$wheels user_pip --extra-index-url "$TORCH_INDEX_URL" -r "$fw_dir/torch.in"
     else
       echo "install-frameworks: *** torch $TORCH_VERSION from $TORCH_INDEX_URL: version-pinned, NOT hash-checked:" \
-        "$(basename "$lock") has no hash for it (see its third line); its dependencies are ***"
+        "$(basename "$lock") has no hash for it (see its third line); its dependencies are hash-checked ***"
       WHEELHOUSE_URL=$wheels PIP_LOCK_FILE='' user_pip --no-deps --index-url "$TORCH_INDEX_URL" \
         -r "$fw_dir/torch.in"
       mapfile -t requires < <("$USER_VENV/bin/python" -c \

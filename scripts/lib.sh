@@ -20,8 +20,8 @@ user_pip() {
   if ! runuser -u "$NB_USER" -- env HOME="/home/$NB_USER" \
     "$USER_VENV/bin/pip" install --no-cache-dir --disable-pip-version-check -q \
     ${WHEELHOUSE_URL:+--find-links "$WHEELHOUSE_URL"} ${file:+--require-hashes --constraint "$file"} "$@"; then
-    [ -z "$file" ] || echo "$(basename "$0" .sh): pip failed under $(basename "$file"):" \
-      "a version ARG that differs from the lock needs make lock (or PIP_LOCK=0)" >&2
+    [ -z "$file" ] || echo "$(basename "$0" .sh): pip failed under $(basename "$file"); if a version ARG" \
+      "differs from it: make lock (or PIP_LOCK=0)" >&2
     return 1
   fi
 }
