@@ -72,6 +72,20 @@ if [[ $dockerfile == *gpu* ]] && [ -z "${torch_wheel:-}" ] && [ -n "${TORCH_INDE
   wheel_args+=(--build-arg "TORCH_INDEX_URL=https://pypi.org/simple")
 fi
 
+# What the image says of itself (OCI labels): setup.cfg's version, the checkout's commit (-dirty
+# with changes not committed; unknown outside git) and its remote where that is a URL, the build's time.
+checkout=$(cd "$(dirname "$0")/.." && pwd)
+version=$(sed -n 's/^version = //p' "$checkout/setup.cfg")
+revision=$(git -C "$checkout" rev-parse HEAD 2>/dev/null || echo unknown)
+if [ "$revision" != unknown ] && [ -n "$(git -C "$checkout" status --porcelain --untracked-files=no 2>/dev/null)" ]; then
+  revision=$revision-dirty
+fi
+source_url=$(git -C "$checkout" remote get-url origin 2>/dev/null || true)
+case "$source_url" in https://* | git@* | ssh://*) ;; *) source_url='' ;; esac
+label_args=(--build-arg "VERSION=$version" --build-arg "REVISION=$revision"
+  --build-arg "CREATED=$(date -u +%Y-%m-%dT%H:%M:%SZ)" --build-arg "SOURCE=$source_url")
+
 start=$(date +%s)
-docker build -f "$dockerfile" -t "$tag" --build-arg "BASE_IMAGE=$base" ${wheel_args[@]+"${wheel_args[@]}"} ${1+"$@"} .
+docker build -f "$dockerfile" -t "$tag" --build-arg "BASE_IMAGE=$base" "${label_args[@]}" \
+  ${wheel_args[@]+"${wheel_args[@]}"} ${1+"$@"} .
 echo "build-image: built $tag in $(($(date +%s) - start)) s, $(docker image inspect -f '{{.Size}}' "$tag" | awk '{printf "%.2f GB", $1/1e9}')"
