@@ -17,26 +17,31 @@ import subprocess
 START = "/usr/local/bin/start-notebook.d"
 BEFORE = "/usr/local/bin/before-notebook.d"
 
+# Its lines are docker-stacks' own (tools and people grep a start's log for them), on stderr;
+# JUPYTER_DOCKER_STACKS_QUIET keeps all but the ERROR lines back, as there.
 _SCRIPT = r"""
-say() { echo "deepdocker | hook: $*" >&2; }
+say() { [ -n "${JUPYTER_DOCKER_STACKS_QUIET:-}" ] || echo "$*" >&2; }
+failed() { echo "ERROR: $1 has failed, continuing execution (status $2)" >&2; }
+say "Running hooks in: $1 as uid: $(id -u) gid: $(id -g)"
 for f in "$1"/*; do
   [ -e "$f" ] || continue
   case "$f" in
     *.sh)
-      say "sourcing $f"
+      say "Sourcing shell script: $f"
       # shellcheck disable=SC1090
       source "$f"
-      s=$?; [ "$s" -eq 0 ] || say "$f failed (status $s); the start goes on" ;;
+      s=$?; set +e; [ "$s" -eq 0 ] || failed "$f" "$s" ;;
     *)
       if [ -f "$f" ] && [ -x "$f" ]; then
-        say "running $f"
+        say "Running executable: $f"
         "$f"
-        s=$?; [ "$s" -eq 0 ] || say "$f failed (status $s); the start goes on"
+        s=$?; [ "$s" -eq 0 ] || failed "$f" "$s"
       else
-        say "skipping $f: neither a .sh file nor an executable"
+        say "Ignoring non-executable: $f"
       fi ;;
   esac
 done
+say "Done running hooks in: $1"
 env -0 >&"$2"
 """
 # Set by bash itself, not by a hook.

@@ -181,7 +181,8 @@ def test_startup_hooks_run_in_order_as_docker_stacks_runs_them(image):
     assert result.returncode == 0, result.stderr
     assert result.stdout == "start-then-before\n"  # hook output goes to stderr
     assert "start-hook-ran" in result.stderr and "hook as root" in result.stderr
-    assert "20-whoami failed (status 4); the start goes on" in result.stderr
+    assert "ERROR: /usr/local/bin/before-notebook.d/20-whoami has failed, continuing execution" in result.stderr
+    assert "Running hooks in: /usr/local/bin/start-notebook.d as uid: 0 gid: 0" in result.stderr
 
 
 # -- 3. arbitrary and remapped UIDs -----------------------------------------------------------------

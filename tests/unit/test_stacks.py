@@ -183,7 +183,28 @@ def test_hooks_run_in_order_sourced_or_executed_and_failures_do_not_stop(tmp_pat
     assert env == {"PATH": "/usr/bin:/bin", "KEEP": "k", "FROM_HOOK": "yes"}
     out, err = capfd.readouterr()
     assert out == ""  # a command's stdout stays its own
-    assert "20-run failed (status 3)" in err and "skipping" in err and "40-notes.txt" in err
+    # docker-stacks' own lines, in its order: what tools and people grep a start's log for.
+    assert err.splitlines() == [
+        f"Running hooks in: {folder} as uid: {os.getuid()} gid: {os.getgid()}",
+        f"Sourcing shell script: {folder}/10-env.sh",
+        f"Running executable: {folder}/20-run",
+        f"ERROR: {folder}/20-run has failed, continuing execution (status 3)",
+        f"Sourcing shell script: {folder}/30-fails.sh",
+        f"ERROR: {folder}/30-fails.sh has failed, continuing execution (status 1)",
+        f"Ignoring non-executable: {folder}/40-notes.txt",
+        f"Done running hooks in: {folder}",
+    ]
+
+
+def test_jupyter_docker_stacks_quiet_keeps_all_but_the_errors_back(tmp_path, capfd):
+    folder = tmp_path / "before-notebook.d"
+    folder.mkdir()
+    write_hook(folder, "10-ok.sh", "true\n", 0o644)
+    write_hook(folder, "20-fails", "#!/bin/sh\nexit 5\n")
+    hooks.run(str(folder), {"PATH": "/usr/bin:/bin", "JUPYTER_DOCKER_STACKS_QUIET": "1"})
+    assert capfd.readouterr().err.splitlines() == [
+        f"ERROR: {folder}/20-fails has failed, continuing execution (status 5)"
+    ]
 
 
 def test_a_hook_that_exits_ends_the_start_and_none_costs_nothing(tmp_path):
