@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import configparser
 import hashlib
+import os
 import re
 import subprocess
 import sys
@@ -29,6 +30,7 @@ LOCKS = ROOT / "scripts" / "locks"
 PYTHONS = ("3.11", "3.12")
 # The oldest glibc of the bases (Debian 12: 2.36): a wheel for it runs on Ubuntu 24.04 too.
 PLATFORM = "x86_64-manylinux_2_36"
+SYSTEM_CAS = "/etc/ssl/certs/ca-certificates.crt"
 FRAMEWORKS = ("torch", "tensorflow", "keras", "pytensor", "onnx")
 ENVIRONMENTS = ("control-plane", "tensorboard", "user-cpu", "user-gpu")
 _VAR = re.compile(r"\$\{([A-Z0-9_]+)\}")
@@ -156,7 +158,12 @@ def lock(env: str, python: str, wheelhouse: Path | None) -> None:
             "--generate-hashes", "--python-version", python, "--python-platform", PLATFORM,
             *extra, "-o", str(out), str(source),
         ]  # fmt: skip
-        subprocess.run(command, check=True)
+        # The system's CA bundle, as pip and the build trust it (a TLS-intercepting proxy's CA too).
+        uv_env = dict(os.environ)
+        if "SSL_CERT_FILE" not in uv_env and Path(SYSTEM_CAS).is_file():
+            uv_env["SSL_CERT_FILE"] = SYSTEM_CAS
+        if subprocess.run(command, env=uv_env).returncode:
+            raise SystemExit(f"lock: uv could not resolve {env} for Python {python} (its words are above)")
         body = out.read_text().replace(str(source), f"scripts/requirements ({env})")
     lock_path(env, python).write_text(f"{header(env, python)}\n# make lock writes this file\n{note}{body}")
     print(f"lock: {lock_path(env, python).relative_to(ROOT)}")
