@@ -111,6 +111,7 @@ bench-liveness: venv ## Liveness watchdog: idle CPU on vs off, repair after SIGS
 .PHONY: platform
 platform:
 	@:$(if $(filter-out $(PLATFORMS),$(PLATFORM))$(if $(strip $(PLATFORM)),,none),$(error PLATFORM=$(PLATFORM) is not one this builds; accepted: $(PLATFORMS)))
+	@:$(if $(filter-out 0 1,$(PIP_LOCK))$(word 2,$(PIP_LOCK)),$(error PIP_LOCK=$(PIP_LOCK) is not one the build takes; accepted: 1 (install from scripts/locks, the default), 0 (without)))
 
 .PHONY: certs
 certs: platform

@@ -48,3 +48,25 @@ def test_the_accepted_platform_goes_on_to_the_build(tmp_path):
     assert done.returncode == 0, done
     assert "scripts/build-image.sh Dockerfile.cpu deepdocker:cpu" in done.stdout
     assert calls == []
+
+
+@pytest.mark.parametrize("target", ["image", "image-gpu", "run"])
+@pytest.mark.parametrize("value", ["yes", "2", "1 0", "true"])
+def test_a_pip_lock_it_does_not_take_stops_before_anything(tmp_path, target, value):
+    certs = ROOT / "certs"
+    before = sorted((p.name, p.stat().st_mtime_ns) for p in certs.iterdir())
+    done, calls = make(tmp_path, target, f"PIP_LOCK={value}")
+    assert done.returncode == 2, done
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert f"PIP_LOCK={value} is not one the build takes; accepted: 1 (install from scripts/locks" in lines[0]
+    assert done.stdout == "" and calls == []
+    assert sorted((p.name, p.stat().st_mtime_ns) for p in certs.iterdir()) == before
+
+
+@pytest.mark.parametrize("value", ["0", "1"])
+def test_pip_lock_0_and_1_reach_the_build(tmp_path, value):
+    done, calls = make(tmp_path, "-n", "image", f"PIP_LOCK={value}", "FRAMEWORKS=onnx")
+    assert done.returncode == 0, done
+    assert f'--build-arg "PIP_LOCK={value}"' in done.stdout
+    assert calls == []
