@@ -7,7 +7,7 @@ environment with the hashes of its files; the build installs with `pip --require
 lock as its constraints. Each lock's first line holds a digest of its inputs: tests/unit/test_locks.py
 fails when an .in file or an ARG changed and the locks were not made again.
 
-usage: python3 scripts/lock.py [--wheelhouse DIR] [--check]
+usage: python3 scripts/lock.py [--wheelhouse DIR] [--only ENVIRONMENT]
 """
 
 from __future__ import annotations
@@ -184,14 +184,8 @@ def stale() -> list[str]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--wheelhouse", type=Path, help="a folder of wheels (a CPU torch)")
-    parser.add_argument("--check", action="store_true", help="only say which locks are out of date")
     parser.add_argument("--only", help="one environment (control-plane, tensorboard, user-cpu, user-gpu)")
     options = parser.parse_args()
-    if options.check:
-        out_of_date = stale()
-        for path in out_of_date:
-            print(f"lock: {path} is out of date: make lock", file=sys.stderr)
-        return 1 if out_of_date else 0
     LOCKS.mkdir(exist_ok=True)
     for env in [options.only] if options.only else ENVIRONMENTS:
         for python in PYTHONS:
