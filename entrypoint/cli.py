@@ -24,7 +24,7 @@ import os
 import sys
 from collections.abc import Mapping
 
-from . import frameworks, services
+from . import frameworks, services, userlayer
 from .accounts import nss, users
 from .command_mode import PROG, CommandRunner, run_with_command, say
 from .core.errors import UsageError
@@ -47,6 +47,8 @@ def _environment(env: Mapping[str, str], settings: Settings, drop: tuple[str, ..
     unset = {*drop, *settings.stacks.unset, "JUPYTER_ENV_VARS_TO_UNSET"}
     out = {k: v for k, v in env.items() if k not in unset}
     out.update(nss.nss_env(settings))
+    if settings.user_layer:
+        out.update(userlayer.environment(settings.user_layer, out))
     return out
 
 
@@ -160,6 +162,7 @@ def main(argv: list[str] | None = None) -> int:
             env = hooks.run(hooks.BEFORE, env)
             settings, command = configure(env, command_words(args))
             settings = dataclasses.replace(settings, shared=first.shared, notes=first.notes)
+        settings = userlayer.attach(settings, env)
         text = render(settings)
     except UsageError as e:
         print(f"{PROG}: {e}", file=sys.stderr)

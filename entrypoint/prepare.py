@@ -49,7 +49,9 @@ def state(settings: Settings) -> str:
     account = settings.account
     user = (account.name, account.uid, account.gid, settings.nb_home)
     liveness = {e.service.name: e.service.liveness for e in settings.enabled if e.service.liveness}
-    state = health_state.State(str(paths.socket), services, notes, list(settings.essential), logins, user, liveness)
+    state = health_state.State(
+        str(paths.socket), services, notes, list(settings.essential), logins, user, liveness, settings.user_layer
+    )
     return health_state.dumps(state)
 
 

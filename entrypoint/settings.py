@@ -364,6 +364,7 @@ def from_env(env: Mapping[str, str], path: str | None = None) -> Settings:
         home_ok = os.path.isdir(account.home) and (
             (account.remap and not users.read_only(account.home))
             or users.writable_by(account.home, account.uid, account.gid)
+            or users.docker_made(account.home)
         )
     nb_home = account.home if home_ok else str(run_dir / "home")
     # Else the shared folder, where the notebook user can write it (not under --read-only).

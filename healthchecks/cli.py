@@ -10,7 +10,8 @@ Exit status: 0 healthy (ready, or live with --live), 1 not, or not running, 2 us
 Honours DEEPDOCKER_RUN_DIR, like deepdocker-entrypoint.
 
 Where a GPU is present (/dev/nvidiactl), a person's view (a terminal, or --json) adds each service's
-GPU memory; Docker's HEALTHCHECK (neither) never pays for it.
+GPU memory; Docker's HEALTHCHECK (neither) never pays for it. Its readiness view adds the notebook
+user's layer ("user_layer": its packages, those that shadow the image's, layers of another Python).
 
 --gpu: what this container or machine sees of its GPUs (NVML), what each framework sees, and a
 plain sentence with the fix for each problem (healthchecks/gpu.py). No GPU: one line, exit 0;
@@ -122,6 +123,40 @@ def add_gpu_memory(report: dict) -> None:
             s["gpu_memory"] = used.get(name, 0)
 
 
+def add_user_layer(report: dict, directory: str) -> None:
+    """The notebook user's layer as it is now (entrypoint.userlayer.scan: packages that shadow the
+    image's, layers of another Python): for a person's view. Read as the notebook user (gpu.as_user):
+    root opens nothing in the user's home itself."""
+    import json
+    import subprocess
+
+    from .gpu import as_user
+
+    try:
+        start = read_state(directory)
+    except NotRunning:
+        return
+    if not start.layer or start.user is None:
+        return
+    env = {k: os.environ[k] for k in ("USER_VENV", "LANG", "LC_ALL") if k in os.environ}
+    env["PATH"] = "/usr/bin:/bin"
+    run_as = as_user(start.user, env) or {"env": {**env, "HOME": start.user[3]}}
+    argv = [sys.executable, "-I", "-m", "entrypoint.userlayer", "scan", start.user[3]]
+    try:
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=20, stdin=subprocess.DEVNULL, **run_as)
+        found = json.loads(done.stdout.strip().splitlines()[-1])
+    except (OSError, subprocess.TimeoutExpired, ValueError, IndexError):
+        return
+    if not isinstance(found, dict) or found.get("path") != start.layer:
+        return
+    fresh = [n[:500] for n in found.pop("notes", []) if isinstance(n, str) and n.isprintable()]
+    # The start's own user-layer notes are replaced by what is true now.
+    report["notes"] = [n for n in report.get("notes", []) if not n.startswith("user layer:")] + fresh
+    if not report["notes"]:
+        del report["notes"]
+    report["user_layer"] = found
+
+
 def _uptime(seconds: float) -> str:
     s = int(seconds)
     return f"{s // 3600}h{s % 3600 // 60:02d}m" if s >= 3600 else f"{s // 60}m{s % 60:02d}s"
@@ -157,6 +192,8 @@ def table(report: dict) -> str:
         if s.get("last_lines"):
             out.append(f"{name}: last output:")
             out += [f"  {line}" for line in s["last_lines"]]
+    if layer := report.get("user_layer"):
+        out.append(f"user layer: {layer['path']}: {len(layer.get('packages', {}))} package(s) of the user's own")
     out += [f"note: {note}" for note in report.get("notes", ())]
     out.append("healthy" if report["healthy"] else "NOT healthy")
     return "\n".join(out)
@@ -242,6 +279,8 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     if as_json or sys.stdout.isatty():  # a person's view, once, after any --wait
         add_gpu_memory(report)
+        if not live:
+            add_user_layer(report, directory)
     try:
         if as_json:
             import json

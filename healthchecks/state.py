@@ -19,13 +19,14 @@ entrypoint validates every value before it gets here):
     liveness NAME INTERVAL FAILURES GRACE RESTARTS WINDOW TIMEOUT KILL_AFTER
                                                        a service's liveness rules (Liveness), which
                                                        supervisord's watchdog applies
+    layer    PATH                                      the notebook user's layer (entrypoint.userlayer)
 """
 
 from __future__ import annotations
 
 FILE = "services.tsv"
 # Record kinds: no service may take one of these names.
-KINDS = ("socket", "note", "live", "login", "user", "liveness")
+KINDS = ("socket", "note", "live", "login", "user", "liveness", "layer")
 PROBES = ("http", "https", "listen")
 STARTS = ("now", "on-demand")
 
@@ -98,7 +99,7 @@ class State:
     services the liveness view looks at (none named: all of them), and the logins: (name, URL, the
     file whose contents complete the URL)."""
 
-    __slots__ = ("live", "liveness", "logins", "notes", "services", "socket", "user")
+    __slots__ = ("layer", "live", "liveness", "logins", "notes", "services", "socket", "user")
 
     def __init__(
         self,
@@ -109,6 +110,7 @@ class State:
         logins: list[tuple[str, str, str]] | None = None,
         user: tuple[str, int, int, str] | None = None,
         liveness: dict[str, Liveness] | None = None,
+        layer: str = "",
     ) -> None:
         self.socket = socket
         self.services = services if services is not None else {}
@@ -117,12 +119,13 @@ class State:
         self.logins = logins if logins is not None else []
         self.user = user
         self.liveness = liveness if liveness is not None else {}
+        self.layer = layer
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, State) and self.fields() == other.fields()
 
     def fields(self) -> tuple:
-        return (self.socket, self.services, self.notes, self.live, self.logins, self.user, self.liveness)
+        return (self.socket, self.services, self.notes, self.live, self.logins, self.user, self.liveness, self.layer)
 
     def __repr__(self) -> str:
         return f"State{self.fields()!r}"
@@ -137,6 +140,8 @@ def dumps(state: State) -> str:
     if state.user is not None:
         records.append(("user", *state.user))
     records += [("liveness", name, *live.fields()) for name, live in state.liveness.items()]
+    if state.layer:
+        records.append(("layer", state.layer))
     for s in state.services.values():
         if s.name in KINDS or s.probe not in PROBES or s.start not in STARTS:
             raise ValueError(f"not a service record: {s!r}")
@@ -161,6 +166,8 @@ def loads(text: str) -> State:
             state.socket = fields[1]
         elif kind == "note" and len(fields) == 2:
             state.notes.append(fields[1])
+        elif kind == "layer" and len(fields) == 2:
+            state.layer = fields[1]
         elif kind == "live" and len(fields) == 2:
             state.live.append(fields[1])
         elif kind == "login" and len(fields) == 4:

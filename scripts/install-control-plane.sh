@@ -19,7 +19,7 @@ else
   "$venv/bin/pip" install --no-cache-dir -q --upgrade pip
   "$venv/bin/pip" install --no-cache-dir -q /opt/deepdocker/src
 fi
-for cmd in deepdocker-entrypoint deepdocker-health supervisorctl; do
+for cmd in deepdocker-entrypoint deepdocker-health deepdocker-env supervisorctl; do
   ln -sf "$venv/bin/$cmd" "/usr/local/bin/$cmd"
 done
 # docker-stacks' start commands, for `docker run IMAGE start-notebook.py ...` under another

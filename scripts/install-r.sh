@@ -10,12 +10,13 @@ export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends r-base-core r-cran-irkernel >/dev/null
 # Register the kernel with the user's Jupyter.
-runuser -u "$NB_USER" -- env PATH="$USER_VENV/bin:$PATH" \
-  R --quiet --no-save -e "IRkernel::installspec(user = FALSE, prefix = '$USER_VENV')" >/dev/null
+env PATH="$USER_VENV/bin:$PATH" R --quiet --no-save -e "IRkernel::installspec(user = FALSE, prefix = '$USER_VENV')" >/dev/null
 # ABI mode: rpy2 talks to libR through cffi, no compiler needed.
 RPY2_CFFI_MODE=ABI user_pip -r "$REQUIREMENTS_DIR/r.in"
-# install.packages() goes to the site library: the `users` group's, like /opt/venv.
-chgrp users /usr/local/lib/R/site-library
-chmod 2775 /usr/local/lib/R/site-library
+# install.packages() goes to the user's library in their home (R_LIBS_USER's default, which the
+# entrypoint makes at every start): the site library stays root's. Where that is, relative to a home:
+HOME=/HOME R_LIBS_USER='' Rscript -e 'cat(path.expand(Sys.getenv("R_LIBS_USER")))' | sed 's|^/HOME/||' \
+  >/usr/local/lib/deepdocker/r-libs-user
+grep -q '^R/' /usr/local/lib/deepdocker/r-libs-user
 apt-get clean
 rm -rf /var/lib/apt/lists/*

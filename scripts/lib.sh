@@ -1,23 +1,24 @@
 #!/usr/bin/env bash
 # Shared by the install scripts (sourced).
 
-# What the notebook user installs is writable by the `users` group: any UID in it (a remapped
-# one, an arbitrary `docker run --user UID --group-add users`) can pip install into it later.
-umask 002
+# The image's environments are root's and nobody else's to write (not group 0's either: OpenShift's
+# arbitrary UIDs are in it). What the notebook user installs goes to their own layer, in their home
+# (entrypoint/userlayer.py).
+umask 022
 
 # shellcheck source=scripts/locks.sh
 . "$(dirname "${BASH_SOURCE[0]}")/locks.sh"
 
-# pip into the user's environment as the notebook user: files are born with the right
-# owner, so no `chown -R` copies the whole environment into another image layer. A wheelhouse
-# (WHEELHOUSE_URL, where the Dockerfile declares it) is looked in too. Every package comes from
-# the environment's lock, its files hash-checked (PIP_LOCK_FILE= for one call without).
+# pip into the image's user environment (root's: the notebook user reads it and installs on top of
+# it, in their own layer). A wheelhouse (WHEELHOUSE_URL, where the Dockerfile declares it) is looked
+# in too. Every package comes from the environment's lock, its files hash-checked (PIP_LOCK_FILE= for
+# one call without).
 user_pip() {
   local file=${PIP_LOCK_FILE-unset}
   if [ "$file" = unset ]; then
     file=$(lock_file "user-$VARIANT") || exit "$?"
   fi
-  if ! runuser -u "$NB_USER" -- env HOME="/home/$NB_USER" \
+  if ! env HOME=/root PIP_ROOT_USER_ACTION=ignore \
     "$USER_VENV/bin/pip" install --no-cache-dir --disable-pip-version-check -q \
     ${WHEELHOUSE_URL:+--find-links "$WHEELHOUSE_URL"} ${file:+--require-hashes --constraint "$file"} "$@"; then
     [ -z "$file" ] || echo "$(basename "$0" .sh): pip failed under $(basename "$file"); if a version ARG" \

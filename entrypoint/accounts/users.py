@@ -374,9 +374,26 @@ def _set_ids(name: str, uid: int, gid: int) -> None:
     os.replace(tmp, PASSWD)
 
 
+def docker_made(path: str) -> bool:
+    """Whether `path` is the empty, root-owned, writable mount point Docker makes for a bind mount of
+    a host folder that did not exist (`-v ./home:/home/jovyan`): nobody's files, to hand over."""
+    try:
+        st = os.stat(path, follow_symlinks=False)
+        return (
+            stat.S_ISDIR(st.st_mode)
+            and st.st_uid == 0
+            and os.path.ismount(path)
+            and not os.listdir(path)
+            and not read_only(path)
+        )
+    except OSError:
+        return False
+
+
 def _own_home(account: Account, old_uid: int) -> None:
-    """The home folder itself (not what is in it; never a link, never a mount of the user's) is
-    the account's, and writable by it alone: sshd refuses keys under a group-writable home."""
+    """The home folder itself (not what is in it; never a link, never a mount of the user's files) is
+    the account's, and writable by it alone: sshd refuses keys under a group-writable home. An empty
+    mount point Docker made (docker_made) is handed over like the image's own home."""
     home = os.path.realpath(account.home)  # a renamed account's home may be a link (rename)
     try:
         fd = os.open(home, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
@@ -384,7 +401,11 @@ def _own_home(account: Account, old_uid: int) -> None:
         return
     try:
         st = os.fstat(fd)
-        if os.path.ismount(home) or st.st_uid not in (account.uid, old_uid) or read_only(home):
+        if st.st_uid == 0 and docker_made(home) and not os.listdir(fd):
+            old_uid = 0
+        elif os.path.ismount(home) or read_only(home):
+            return
+        if st.st_uid not in (account.uid, old_uid):
             return
         if (st.st_uid, st.st_gid) != (account.uid, account.gid):
             os.fchown(fd, account.uid, account.gid)

@@ -283,6 +283,8 @@ class Settings:
     hub: Hub | None = None
     # docker-stacks' start-up variables (entrypoint.stacks.options).
     stacks: Stacks = field(default_factory=Stacks)
+    # The notebook user's layer in their home (entrypoint.userlayer), made at start; "": none.
+    user_layer: str = ""
 
     @property
     def nb_user(self) -> str:

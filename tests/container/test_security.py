@@ -28,7 +28,10 @@ def test_ssh_key_login_as_the_notebook_user_with_the_notebooks_path(containers, 
     port = c.port(22)
     who = ssh(port, keypair, "jovyan", "id -un; command -v python jupyter R")
     assert who.returncode == 0, who.stderr
-    assert who.stdout.split() == ["jovyan", "/opt/venv/bin/python", "/opt/venv/bin/jupyter", "/usr/bin/R"]
+    name, python, jupyter, r = who.stdout.split()
+    # Python: the user's layer in their home, on top of the image's (entrypoint.userlayer).
+    assert (name, jupyter, r) == ("jovyan", "/opt/venv/bin/jupyter", "/usr/bin/R")
+    assert python.startswith("/home/jovyan/.local/share/deepdocker/python3.") and python.endswith("/bin/python")
     # Root may not log in, even with an authorized key; nobody logs in with a password.
     assert ssh(port, keypair, "root", "true").returncode == 255
     password = ssh(port, keypair, "jovyan", "true", extra=["-o", "PreferredAuthentications=password"])

@@ -113,6 +113,16 @@ def own_key_dir(folder: Path, context: Context, env: Mapping[str, str]) -> None:
         raise UsageError("SSH_HOST_KEY_DIR", str(folder), f"holds other files ({strangers[0]}, ...)", accepted)
 
 
+def setenv(settings: Settings) -> str:
+    """sshd_config's SetEnv: the notebook's PATH, with the user's layer first where there is one."""
+    env = {"PATH": settings.own["sshd"]["path"]}
+    if settings.user_layer:
+        from ... import userlayer
+
+        env.update(userlayer.environment(settings.user_layer, env))
+    return "SetEnv " + " ".join(f'"{k}={v}"' for k, v in env.items())
+
+
 def config(settings: Settings, e: Enabled, paths: Paths) -> str:
     key = settings.own["sshd"]["host_key_dir"] / "ssh_host_ed25519_key"
     lines = [
@@ -131,7 +141,7 @@ def config(settings: Settings, e: Enabled, paths: Paths) -> str:
         f"AllowUsers {settings.nb_user}",
         "PrintMotd no",
         # The notebook's PATH (Python, R, Jupyter) in every session, login shell or not.
-        f'SetEnv "PATH={settings.own["sshd"]["path"]}"',
+        setenv(settings),
         "Subsystem sftp internal-sftp",
     ]
     for line in lines:  # validated in settings; a line break here would be config of its own
