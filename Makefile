@@ -96,6 +96,10 @@ bench-lean: venv ## A default container at rest: idle memory, first TensorBoard 
 bench-stacks: venv ## docker-stacks' options (remap, rename): entrypoint to first daemon, beside deepdocker:before
 	cd bench && ../$(PY) stacks.py $(or $(ROUNDS),5)
 
+.PHONY: bench-env
+bench-env: venv ## The user's layer: start to healthy with 200 packages, imports, uv vs pip (Docker)
+	cd bench && ../$(PY) userlayer.py $(or $(ROUNDS),5)
+
 .PHONY: bench-hub
 bench-hub: venv ## Spawns through a real JupyterHub (DockerSpawner): 1 user and 8 at once, beside a bare jupyterhub-singleuser
 	cd bench && ../$(PY) hub.py $(or $(ROUNDS),3) $(or $(N),8)
