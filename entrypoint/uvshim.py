@@ -33,6 +33,10 @@ WITH_VALUE = {
 }  # fmt: skip
 
 
+# Options that point uv pip install at another environment than the one VIRTUAL_ENV names.
+ELSEWHERE = {"-p", "--python", "--system", "--target", "--prefix"}
+
+
 def named(args: list[str], depth: int = 0) -> set[str]:
     """The packages a `uv pip install` command line names: its requirements and its -r files'."""
     out: set[str] = set()
@@ -84,6 +88,8 @@ def environment(argv: list[str], env: dict[str, str], home: str, uid: int) -> di
         env = {**env, "VIRTUAL_ENV": layer}
     if env.get("VIRTUAL_ENV") != layer or "UV_EXCLUDE" in env or argv[:2] != ["pip", "install"]:
         return env
+    if any(a.split("=", 1)[0] in ELSEWHERE for a in argv[2:]):
+        return env  # into another environment: as the command says
     leave_out = sorted(set(userlayer.packages(img.site_packages)) - named(argv[2:]))
     if not leave_out:
         return env

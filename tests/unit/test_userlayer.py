@@ -303,6 +303,8 @@ def test_uv_in_the_layer_leaves_the_images_packages_out_unless_named(image, tmp_
     )
     assert uvshim.environment(["pip", "install", "x"], {**env, "UV_EXCLUDE": ""}, str(home), 4242)["UV_EXCLUDE"] == ""
     assert "UV_EXCLUDE" not in uvshim.environment(["venv", "x"], env, str(home), 4242)
+    assert "UV_EXCLUDE" not in uvshim.environment(["pip", "install", "--python=/x/bin/python", "y"], env, str(home), 1)
+    assert "UV_EXCLUDE" not in uvshim.environment(["pip", "install", "-p", "/x", "y"], env, str(home), 1)
     assert uvshim.environment(["pip", "install", "x"], env, str(home), 0) == env
 
 
