@@ -135,8 +135,17 @@ def as_user(c: Container, script: str) -> str:
     return done.stdout
 
 
-def in_kernel(c: Container, code: str) -> str:
-    status, kernel = api(c.port(8888), TOKEN, "/api/kernels", {"name": "python3"}, "POST")
+def venv_kernel_runs(c: Container) -> bool:
+    """~/envs/proj is a kernel in Jupyter's list, by its place in the home, and runs its own Python."""
+    status, specs = api(c.port(8888), TOKEN, "/api/kernelspecs")
+    assert status == 200
+    spec = specs["kernelspecs"].get("venv-envs-proj")
+    assert spec and spec["spec"]["display_name"] == "Python (envs/proj)", specs["kernelspecs"].keys()
+    return in_kernel(c, "import sys; print(sys.prefix)", "venv-envs-proj").strip() == "/home/jovyan/envs/proj"
+
+
+def in_kernel(c: Container, code: str, name: str = "python3") -> str:
+    status, kernel = api(c.port(8888), TOKEN, "/api/kernels", {"name": name}, "POST")
     assert status == 201, status
     url = f"ws://127.0.0.1:{c.port(8888)}/api/kernels/{kernel['id']}/channels"
     try:
@@ -144,6 +153,35 @@ def in_kernel(c: Container, code: str) -> str:
     finally:
         api(c.port(8888), TOKEN, f"/api/kernels/{kernel['id']}", None, "DELETE")
 
+
+# Wheels of ipykernel and everything it needs, packed in the container from the image's own installed
+# files (each dist-info's RECORD): a real ipykernel for a user's venv, with no index to fetch it from.
+REPACK = r"""
+import importlib.metadata as md, os, re, sys, zipfile
+from packaging.requirements import Requirement
+out, todo, seen = sys.argv[1], ["ipykernel"], set()
+os.makedirs(out, exist_ok=True)
+while todo:
+    name = todo.pop()
+    try:
+        dist = md.distribution(name)
+    except md.PackageNotFoundError:
+        continue
+    key = re.sub(r"[-_.]+", "_", dist.metadata["Name"]).lower()
+    if key in seen:
+        continue
+    seen.add(key)
+    for r in dist.requires or []:
+        req = Requirement(r)
+        if not req.marker or req.marker.evaluate({"extra": ""}):
+            todo.append(req.name)
+    with zipfile.ZipFile(f"{out}/{key}-{dist.version}-py3-none-any.whl", "w") as z:
+        for f in dist.files or []:
+            src = dist.locate_file(f)
+            if not str(f).startswith("..") and "__pycache__" not in str(f) and os.path.isfile(src):
+                z.write(src, str(f))
+print(len(seen))
+"""
 
 THEME = "/lab/api/settings/@jupyterlab/apputils-extension:themes"
 IMPORTS = "import tinypkg, tinyuv, tinynb; print(tinypkg.VALUE, tinyuv.VALUE, tinynb.VALUE, tinypkg.__file__)"
@@ -179,6 +217,11 @@ def test_what_the_user_installs_outlives_the_container(containers, volumes, pkgs
             f"--install-extension {PKGS}/deepdocker-tests.tiny-0.0.1.vsix",
         )
     as_user(c, "echo 'echo kept' >> ~/.bash_history && git config --global user.name 'A Person'")
+    # A venv of the user's own with ipykernel: a kernel in the list at once, with no ipykernel install.
+    assert int(c.exec("/opt/venv/bin/python", "-c", REPACK, "/tmp/ipykernel-wheels").stdout) > 10
+    as_user(c, "uv venv ~/envs/proj && uv pip install --python ~/envs/proj --no-index "
+               "--find-links /tmp/ipykernel-wheels ipykernel")  # fmt: skip
+    assert venv_kernel_runs(c)
     # The image's own environment is as built: nothing of the user's went into it.
     image_site = c.exec("sh", "-c", "ls /opt/venv/lib/python3*/site-packages").stdout
     assert "tinypkg" not in image_site and "tinyuv" not in image_site and "tinynb" not in image_site
@@ -196,6 +239,7 @@ def test_what_the_user_installs_outlives_the_container(containers, volumes, pkgs
     assert status == 200 and json.loads(theme["raw"])["theme"] == "JupyterLab Dark", theme
     if has_code:
         assert "deepdocker-tests.tiny@0.0.1" in as_user(c2, "deepdocker-env export")
+    assert venv_kernel_runs(c2)
     assert "echo kept" in as_user(c2, "cat ~/.bash_history")
     assert as_user(c2, "git config --global user.name").strip() == "A Person"
     # The image's packages still import beside the user's.

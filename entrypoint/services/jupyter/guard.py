@@ -19,8 +19,13 @@ cannot do what this does, so it is code, and it reaches into two libraries (chec
   `kernel_guard.json` beside this file): its processes die with it, a fork flood in it is stopped,
   and the OOM killer takes it before the server (`LocalProvisioner.launch_kernel` gets the guard's
   command in front of the kernel's).
+* The notebook user's own virtual environments are kernels the moment they hold ipykernel: one in
+  the home at `~/.venv`, `~/NAME/.venv`, `~/venvs/NAME`, `~/.virtualenvs/NAME` or `~/envs/NAME`
+  (`python -m venv`, `uv venv`) is "Python (NAME)" in the launcher, with no `ipykernel install`
+  (entrypoint.userlayer: the user's environment). A kernel spec of the same name wins.
 """
 
+import glob
 import json
 import logging
 import os
@@ -99,3 +104,48 @@ if _KERNEL_GUARD:
         return await _launch_kernel(self, cmd, **kwargs)
 
     LocalProvisioner.launch_kernel = _guarded_launch_kernel  # type: ignore[method-assign]
+
+
+# -- The notebook user's virtual environments, as kernels ----------------------------------------
+from jupyter_client.kernelspec import KernelSpec, KernelSpecManager  # noqa: E402
+
+_VENV_PLACES = (".venv", "*/.venv", "venvs/*", ".virtualenvs/*", "envs/*")
+
+
+def _user_venvs() -> dict:
+    """kernel name -> (the venv, its place in the home), for each venv there that holds ipykernel."""
+    home = os.path.expanduser("~")
+    found: dict = {}
+    for pattern in _VENV_PLACES:
+        for cfg in sorted(glob.glob(os.path.join(glob.escape(home), pattern, "pyvenv.cfg"))):
+            env = os.path.dirname(cfg)
+            kernel = glob.glob(os.path.join(glob.escape(env), "lib", "python*", "site-packages", "ipykernel"))
+            if not kernel or not os.access(os.path.join(env, "bin", "python"), os.X_OK):
+                continue
+            place = os.path.relpath(env, home)
+            found.setdefault("venv-" + re.sub(r"[^a-z0-9_.-]+", "-", place.lower()).strip("-."), (env, place))
+    return found
+
+
+class _UserVenvKernelSpecManager(KernelSpecManager):
+    def find_kernel_specs(self):
+        specs = super().find_kernel_specs()
+        for name, (env, _place) in _user_venvs().items():
+            specs.setdefault(name, env)
+        return specs
+
+    def get_kernel_spec(self, kernel_name):
+        venv = _user_venvs().get(kernel_name)
+        if venv is None or kernel_name in super().find_kernel_specs():
+            return super().get_kernel_spec(kernel_name)
+        env, place = venv
+        return KernelSpec(
+            resource_dir=env,
+            argv=[os.path.join(env, "bin", "python"), "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+            display_name=f"Python ({place})",
+            language="python",
+            metadata={"debugger": True},
+        )
+
+
+c.ServerApp.kernel_spec_manager_class = _UserVenvKernelSpecManager
