@@ -169,15 +169,17 @@ def test_control_plane_survives_user_pip(containers):
     # The user installs another supervisor into their own environment: supervision goes on.
     result = c.exec("pip", "install", "-q", "supervisor==4.2.5", user="jovyan", timeout=300)
     assert result.returncode == 0, result.stderr
+    # It went to the user's layer (a login shell's python), not into the image's environment.
     user_version = c.exec(
-        "python", "-c", "import importlib.metadata as m; print(m.version('supervisor'))", user="jovyan"
+        "bash", "-lc", "python -c 'import importlib.metadata as m; print(m.version(\"supervisor\"))'", user="jovyan"
     )
-    assert user_version.stdout.strip() == "4.2.5"
+    assert user_version.stdout.strip() == "4.2.5", user_version.stderr
+    assert "supervisor" not in c.exec("sh", "-c", "ls /opt/venv/lib/python3*/site-packages").stdout
     ours = c.exec(
         "/opt/deepdocker/venv/bin/python", "-c", "import importlib.metadata as m; print(m.version('supervisor'))"
     )
     assert ours.stdout.strip() == "4.3.0"
-    # The control plane's supervisorctl (the user's own now comes first on PATH, and is theirs).
+    # The control plane's supervisorctl (the user's own now comes first on their PATH, and is theirs).
     assert c.exec("/usr/local/bin/supervisorctl", "restart", "jupyter").returncode == 0
     assert c.exec("deepdocker-health", "--wait", "60").returncode == 0
 
