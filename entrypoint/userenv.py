@@ -313,14 +313,14 @@ def as_notebook_user(argv: list[str]) -> int | None:
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
-    if args[:1] in (["-h"], ["--help"]):
-        print(__doc__.strip())
-        return 0
+    command, rest = (args[0], args[1:]) if args else ("status", [])
     try:
+        if command in ("-h", "--help", "help"):
+            print(__doc__.strip())
+            return 0
         again = as_notebook_user(args)
         if again is not None:
             return again
-        command, rest = (args[0], args[1:]) if args else ("status", [])
         if command == "status" and rest in ([], ["--json"]):
             return status(rest == ["--json"])
         if command == "export":

@@ -332,3 +332,18 @@ def test_a_start_gives_every_daemon_and_command_the_layer(image, base_env):
     # Where the image has none (host mode), nothing changes.
     plain = userlayer.attach(from_env(base_env), base_env)
     assert plain.user_layer == "" and "VIRTUAL_ENV" not in cli.daemon_env(base_env, plain)
+
+
+@pytest.mark.parametrize(
+    "args", [["nosuch"], ["export", "a", "b"], ["export", "--force"], ["status", "--yaml"], ["restore"]]
+)
+def test_deepdocker_env_usage_errors_are_one_line_and_exit_2(args, image, monkeypatch, capsys):
+    monkeypatch.setattr(userenv, "as_notebook_user", lambda argv: None)
+    assert userenv.main(args) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("deepdocker-env: ") and "accepted:" in err[0], err
+
+
+def test_deepdocker_env_help(capsys):
+    assert userenv.main(["--help"]) == 0
+    assert capsys.readouterr().out.startswith("deepdocker-env: the notebook user's own environment")
