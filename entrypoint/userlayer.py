@@ -117,6 +117,20 @@ def packages(site_packages: str) -> dict[str, str]:
     return out
 
 
+def _infos(site: str, name: str, version: str) -> list[str]:
+    """The dist-info folders in `site` of a package (canonical `name`) at `version`."""
+    try:
+        entries = os.listdir(site)
+    except OSError:
+        return []
+    out = []
+    for entry in entries:
+        m = DIST_INFO.fullmatch(entry)
+        if m and canonical(m["name"]) == name and m["version"] == version:
+            out.append(entry)
+    return out
+
+
 def _listing(items: list[str]) -> str:
     more = len(items) - LISTED
     return ", ".join(items[:LISTED]) + (f" and {more} more" if more > 0 else "")
@@ -150,10 +164,22 @@ def _link(path: Path, target: str) -> None:
 
 
 PIP_SHIM = """#!{python}
-# deepdocker: the image's pip, installing into this layer ({layer}).
-import sys
+# deepdocker: the image's pip, installing into this layer ({layer}). An install that fails half-way
+# (a full disk) takes away what it had added: the layer is left as it was.
+import os, shutil, sys, sysconfig
 from pip._internal.cli.main import main
-sys.exit(main())
+dirs = {{sysconfig.get_paths()[k] for k in ("purelib", "platlib", "scripts")}}
+before = {{d: set(os.listdir(d)) for d in dirs if os.path.isdir(d)}}
+status = main()
+if status and "install" in sys.argv[1:2]:
+    for d, old in before.items():
+        for entry in set(os.listdir(d)) - old:
+            path = os.path.join(d, entry)
+            if os.path.isdir(path) and not os.path.islink(path):
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                os.unlink(path)
+sys.exit(status)
 """
 
 
@@ -253,7 +279,17 @@ def scan(home: str, layer: str, img: Image) -> dict:
     except (OSError, ValueError, AttributeError):
         changed = []
     old = other_layers(home, img, mine)
+    site = f"{layer}/lib/python{img.short}/site-packages"
+    # pip writes a package's RECORD last: without one, its install was stopped half-way (killed).
+    half = sorted(
+        n for n, v in mine.items() if not any(os.path.isfile(f"{site}/{d}/RECORD") for d in _infos(site, n, v))
+    )
     notes = []
+    for name in half:
+        notes.append(
+            f"user layer: {name} {mine[name]} in {layer} was left half-installed (its install was stopped): "
+            f"remove its files and {name}-{mine[name]}.dist-info from {site}, then install it again"
+        )
     for name, version, theirs in shadows:
         notes.append(
             f"user layer: {name} {version} in {layer} shadows the image's {theirs} "
@@ -274,6 +310,7 @@ def scan(home: str, layer: str, img: Image) -> dict:
         "path": layer,
         "packages": mine,
         "shadows": [{"name": n, "version": v, "image_version": i} for n, v, i in shadows],
+        "half_installed": half,
         "image_changed": changed if mine else [],
         "other_layers": {p: m for p, m in old},
         "notes": notes,

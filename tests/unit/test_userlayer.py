@@ -23,9 +23,12 @@ def short() -> str:
     return f"{sys.version_info[0]}.{sys.version_info[1]}"
 
 
-def dist(site: Path, name: str, version: str, module: str | None = None) -> None:
+def dist(site: Path, name: str, version: str, module: str | None = None, record: bool = True) -> None:
+    """An installed package as pip leaves it: its dist-info with METADATA and (last) RECORD."""
     (site / f"{name}-{version}.dist-info").mkdir(parents=True)
     (site / f"{name}-{version}.dist-info" / "METADATA").write_text(f"Name: {name}\nVersion: {version}\n")
+    if record:
+        (site / f"{name}-{version}.dist-info" / "RECORD").write_text("")
     if module:
         (site / f"{module}.py").write_text(f"WHERE = {str(site)!r}\nVERSION = {version!r}\n")
 
@@ -347,3 +350,44 @@ def test_deepdocker_env_usage_errors_are_one_line_and_exit_2(args, image, monkey
 def test_deepdocker_env_help(capsys):
     assert userenv.main(["--help"]) == 0
     assert capsys.readouterr().out.startswith("deepdocker-env: the notebook user's own environment")
+
+
+@pytest.mark.parametrize("status", [0, 1])
+def test_the_layers_pip_takes_back_what_a_failed_install_added(image, tmp_path, status):
+    """The layer's pip (its shim) around a stand-in pip that installs a package, then fails (a full disk)."""
+    fake = Path(image.site_packages) / "pip/_internal/cli"
+    fake.mkdir(parents=True)
+    for d in (fake.parents[1], fake.parent, fake):
+        (d / "__init__.py").write_text("")
+    (fake / "main.py").write_text(
+        "import os, sys, sysconfig\n"
+        "def main():\n"
+        "    site, bin = sysconfig.get_paths()['purelib'], sysconfig.get_paths()['scripts']\n"
+        "    os.makedirs(f'{site}/half/sub'); os.makedirs(f'{site}/half-1.0.dist-info')\n"
+        "    open(f'{bin}/half-cli', 'w').close()\n"
+        f"    return {status}\n"
+    )
+    home = tmp_path / "home"
+    layer = Path(userlayer.ensure(str(home), image)["layer"])
+    site = layer / f"lib/python{short()}/site-packages"
+    dist(site, "tinypkg", "1.0", "tinypkg")
+    before = sorted(p.name for p in site.iterdir()), sorted(p.name for p in (layer / "bin").iterdir())
+    done = subprocess.run([f"{layer}/bin/python", f"{layer}/bin/pip", "install", "half"], env={"PATH": "/usr/bin"})
+    assert done.returncode == status
+    after = sorted(p.name for p in site.iterdir()), sorted(p.name for p in (layer / "bin").iterdir())
+    if status:
+        assert after == before
+    else:
+        assert {"half", "half-1.0.dist-info"} <= set(after[0]) and "half-cli" in after[1]
+
+
+def test_a_package_whose_install_was_killed_is_named(image, tmp_path):
+    home = tmp_path / "home"
+    layer = userlayer.ensure(str(home), image)["layer"]
+    site = Path(layer, f"lib/python{short()}/site-packages")
+    dist(site, "tinypkg", "1.0")
+    dist(site, "half", "2.0", record=False)
+    found = userlayer.scan(str(home), layer, image)
+    assert found["half_installed"] == ["half"]
+    [note] = found["notes"]
+    assert "half 2.0" in note and "half-installed" in note and "half-2.0.dist-info" in note
