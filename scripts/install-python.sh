@@ -29,7 +29,10 @@ for cmd in pip pip3 "pip${layer#python}"; do
 #!/bin/sh
 # deepdocker: as the notebook user, pip of their layer (entrypoint/userlayer.py); as root, the image's.
 layer="\$HOME/.local/share/deepdocker/$layer"
-if [ "\$(id -u)" != 0 ] && [ -z "\${VIRTUAL_ENV:-}" ] && [ -x "\$layer/bin/python" ]; then
+# VIRTUAL_ENV is the layer's in a login shell, where its own pip can still be passed over: on a
+# home mounted noexec (Docker's --tmpfs) its scripts cannot run, its python (a link) can.
+if [ "\$(id -u)" != 0 ] && [ "\${VIRTUAL_ENV:-\$layer}" = "\$layer" ] && [ -x "\$layer/bin/python" ]; then
+  [ -f "\$layer/bin/pip" ] && exec "\$layer/bin/python" "\$layer/bin/pip" "\$@"
   exec "\$layer/bin/python" -m pip "\$@"
 fi
 exec "$USER_VENV/bin/python" -m pip "\$@"

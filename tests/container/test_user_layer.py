@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import os
 import subprocess
 import tarfile
 import tempfile
@@ -261,6 +262,7 @@ def test_a_layer_of_another_python_is_named_then_reinstalled(containers, volumes
     assert any("python3.9-x86_64" in n for n in report["notes"]), report
     # Not loaded: the image's Python imports nothing of the 3.9 layer.
     assert c.exec("bash", "-lc", "python -c 'import tinypkg'", user="jovyan").returncode == 1
+    assert as_user(c, "python -c 'import numpy, pandas; print(numpy.__file__)'").startswith("/opt/venv/")
     # The one command brings it back for this image, from where the packages are.
     as_user(c, f"deepdocker-env reinstall --no-index --find-links {PKGS}")
     assert as_user(c, "python -c 'import tinypkg; print(tinypkg.VALUE)'").strip() == "1.0"
@@ -378,3 +380,39 @@ def test_a_home_folder_docker_made_is_handed_over_and_keeps_what_is_installed(co
         assert as_user(c, "python -c 'import tinypkg; print(tinypkg.VALUE)'").strip() == "1.0"
     finally:
         subprocess.run(["rm", "-rf", str(base)], check=False)
+
+
+def test_read_only_container_with_a_home_volume_keeps_what_is_installed(containers, volumes, pkgs):
+    home = volumes()
+    # docker cp cannot write into a --read-only container: the packages come in a bind mount.
+    opts = ["--read-only", "--tmpfs", "/tmp", "-v", f"{pkgs}:{PKGS}:ro"]
+    c = start(containers, home, opts=opts)
+    as_user(c, f"pip install --no-index {PKGS}/tinypkg-1.0-py3-none-any.whl")
+    docker("rm", "-f", c.id)
+    c = start(containers, home, opts=opts)
+    assert as_user(c, "python -c 'import tinypkg; print(tinypkg.VALUE)'").strip() == "1.0"
+
+
+def test_an_install_that_fills_the_disk_leaves_the_layer_as_it_was(containers, pkgs):
+    # A home of 8 MiB: the layer and a tiny package fit, a 16 MiB one does not. Docker's tmpfs is
+    # noexec too: the layer's scripts cannot run, its python (a link to the image's) can.
+    big = pkgs / "big"
+    big.mkdir()
+    path = wheel(big, "bigpkg")
+    with zipfile.ZipFile(path, "a", compression=zipfile.ZIP_STORED) as z:
+        z.writestr("bigpkg/blob.bin", os.urandom(16 << 20))
+    # Not docker cp: Docker 20.10's hides a container's tmpfs mounts from it afterwards.
+    c = start(
+        containers,
+        "",
+        mount="type=tmpfs,dst=/home/jovyan,tmpfs-size=8388608,tmpfs-mode=1777",
+        opts=["-v", f"{pkgs}:{PKGS}:ro"],
+    )
+    as_user(c, f"pip install --no-index {PKGS}/tinypkg-1.0-py3-none-any.whl")
+    full = c.exec("bash", "-lc", f"pip install --no-cache-dir --no-index {PKGS}/big/bigpkg-1.0-py3-none-any.whl",
+                  user="jovyan", timeout=300)  # fmt: skip
+    assert full.returncode != 0 and "No space left on device" in full.stdout + full.stderr, full
+    assert as_user(c, "python -c 'import tinypkg, numpy; print(tinypkg.VALUE)'").strip() == "1.0"
+    listed = as_user(c, "pip list --format=freeze 2>/dev/null")
+    assert "tinypkg==1.0" in listed and "bigpkg" not in listed
+    assert c.exec("bash", "-lc", "python -c 'import bigpkg'", user="jovyan").returncode == 1
