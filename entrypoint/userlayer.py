@@ -338,6 +338,13 @@ def ensure(home: str, img: Image) -> dict:
                 "pip install goes nowhere (README, Your environment)"
             )
             return {"layer": "", "notes": notes}
+    site = f"{layer}/lib/python{img.short}/site-packages"
+    if not notes and not os.access(site, os.W_OK):
+        owner = os.stat(site).st_uid
+        notes.append(
+            f"user layer: {layer} is uid {owner}'s, not this user's: its packages load; new installs fail "
+            "(CHOWN_HOME=yes hands the home over)"
+        )
     notes += scan(home, layer, img)["notes"]
     return {"layer": layer, "notes": notes}
 

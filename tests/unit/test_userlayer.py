@@ -391,3 +391,23 @@ def test_a_package_whose_install_was_killed_is_named(image, tmp_path):
     assert found["half_installed"] == ["half"]
     [note] = found["notes"]
     assert "half 2.0" in note and "half-installed" in note and "half-2.0.dist-info" in note
+
+
+def test_a_layer_of_another_uid_loads_and_says_it_cannot_take_installs(image):
+    """A layer made by uid 1000, then a start as uid 4242 (an NB_UID changed on the same volume)."""
+    if os.geteuid() != 0:
+        pytest.skip("makes files of two other uids: needs root (CI runs the unit tests as root)")
+    base = Path(tempfile.mkdtemp())
+    try:
+        base.chmod(0o755)
+        home = base / "home"
+        home.mkdir()
+        home.chmod(0o777)
+        made = as_uid(1000, userlayer.ensure, str(home), image)
+        assert made["layer"] and made["notes"] == [], made
+        answer = as_uid(4242, userlayer.ensure, str(home), image)
+        assert answer["layer"] == made["layer"]
+        [note] = answer["notes"]
+        assert "is uid 1000's" in note and "its packages load; new installs fail" in note and "CHOWN_HOME" in note
+    finally:
+        shutil.rmtree(base)
