@@ -97,7 +97,7 @@ def code_extensions(h: str) -> list[str]:
     return out
 
 
-def kernels(h: str, layer: str) -> list[str]:
+def kernels(h: str) -> list[str]:
     """The kernels the user registered (~/.local/share/jupyter/kernels)."""
     folder = Path(h) / ".local/share/jupyter/kernels"
     try:
@@ -115,7 +115,7 @@ def export(img: userlayer.Image, layer: str) -> dict:
         "machine": img.machine,
         "python_packages": {n: v for n, v in sorted(python.items()) if n not in TOOLS},
         "r_packages": r_packages(h),
-        "kernels": kernels(h, layer),
+        "kernels": kernels(h),
         "code_extensions": code_extensions(h),
     }
 

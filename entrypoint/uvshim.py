@@ -17,6 +17,7 @@ import hashlib
 import os
 import re
 import sys
+from pathlib import Path
 
 from . import userlayer
 
@@ -99,7 +100,9 @@ def environment(argv: list[str], env: dict[str, str], home: str, uid: int) -> di
     try:
         if not os.path.exists(path):
             os.makedirs(folder, exist_ok=True)
-            userlayer._write(userlayer.Path(path), text)
+            tmp = Path(f"{path}.{os.getpid()}.tmp")
+            tmp.write_text(text)
+            os.replace(tmp, path)  # whole: another uv may read it at once
     except OSError:
         return env
     return {**env, "UV_EXCLUDE": path}
