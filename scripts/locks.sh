@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# Sourced by the install scripts: which lock (scripts/locks, written by make lock) an environment
-# installs from. `lock_file NAME` prints the path of NAME's lock for this image's Python, or
-# nothing with PIP_LOCK=0 (said loudly); a Python without a lock stops the build (exit 2).
+# Sourced by the install scripts: this architecture's platform (platform.sh), and which lock
+# (scripts/locks, written by make lock) an environment installs from. `lock_file NAME` prints the path of NAME's lock for this image's Python and
+# machine, or nothing with PIP_LOCK=0 (said loudly); a Python without a lock stops the build (exit 2).
 LOCKS_DIR=/usr/local/lib/deepdocker/locks
 # shellcheck disable=SC2034 # for the scripts that source this file
 REQUIREMENTS_DIR=/usr/local/lib/deepdocker/requirements
+# shellcheck source=scripts/platform.sh
+. "$(dirname "${BASH_SOURCE[0]}")/platform.sh"
 
 lock_file() {
   local script python file
@@ -21,10 +23,10 @@ lock_file() {
     ;;
   esac
   python=$(python3 -c 'import sys; print("%d.%d" % sys.version_info[:2])')
-  file=$LOCKS_DIR/$1-py$python.txt
+  file=$LOCKS_DIR/$1-py$python-$PLATFORM_MACHINE.txt
   if [ ! -f "$file" ]; then
-    echo "$script: no lock for $1 on Python $python; accepted: a base whose Python scripts/locks has" \
-      "($(find "$LOCKS_DIR" -name "$1-py*.txt" | sed -n 's/.*-py\(.*\)\.txt/\1/p' | sort | tr '\n' ' ')), or PIP_LOCK=0" >&2
+    echo "$script: no lock for $1 on Python $python ($PLATFORM_MACHINE); accepted: a base whose Python scripts/locks has" \
+      "($(find "$LOCKS_DIR" -name "$1-py*-$PLATFORM_MACHINE.txt" | sed -n 's/.*-py\(.*\)-[^-]*\.txt/\1/p' | sort | tr '\n' ' ')), or PIP_LOCK=0" >&2
     return 2
   fi
   echo "$file"

@@ -39,9 +39,30 @@ def entries(path: Path) -> dict[str, list[str]]:
     return found
 
 
-def test_every_environment_has_a_lock_for_every_python():
-    expected = {f"{env}-py{py}.txt" for env in lock.ENVIRONMENTS for py in lock.PYTHONS}
+def test_every_environment_has_a_lock_for_every_python_and_machine():
+    machines = {"amd64": "x86_64", "arm64": "aarch64"}
+    assert lock.platforms() == sorted(machines)
+    expected = {f"{env}-py{py}-{machines[arch]}.txt" for arch in machines for env in lock.environments(arch)
+                for py in lock.PYTHONS}  # fmt: skip
     assert {p.name for p in LOCKS} == expected
+    assert "user-gpu" not in lock.environments("arm64")  # the GPU image is amd64's alone
+
+
+def test_the_architectures_differ_only_where_their_platform_files_say():
+    # Same versions on both, but for tensorflow-cpu (no aarch64 wheel) and arm64's own CPU torch.
+    def pins(path: Path) -> dict[str, str]:
+        return {name: line for name, line in (
+            (re.sub(r"\[.*\]", "", m.group(1)).lower(), m.group(0))
+            for m in map(ENTRY.match, path.read_text().splitlines()) if m)}  # fmt: skip
+
+    for env in ("control-plane", "tensorboard", "user-cpu"):
+        for py in lock.PYTHONS:
+            amd = pins(ROOT / "scripts" / "locks" / f"{env}-py{py}-x86_64.txt")
+            arm = pins(ROOT / "scripts" / "locks" / f"{env}-py{py}-aarch64.txt")
+            differ = {n for n in amd.keys() | arm.keys() if amd.get(n, "").split()[:1] != arm.get(n, "").split()[:1]}
+            assert differ == ({"tensorflow-cpu", "tensorflow", "torch"} if env == "user-cpu" else set()), (env, py)
+    arm64 = lock.platform_values("arm64")
+    assert arm64["PLATFORM_TENSORFLOW_CPU"] == "tensorflow" and arm64["PLATFORM_TORCH_CPU_VERSION"]
 
 
 def test_every_lock_is_current_for_its_inputs():
@@ -64,8 +85,9 @@ def test_every_package_is_pinned_with_sha256_hashes(path):
 @pytest.mark.parametrize("path", LOCKS, ids=lambda p: p.name)
 def test_every_top_level_requirement_is_in_its_lock_at_its_pin(path):
     env = path.name.rsplit("-py", 1)[0]
+    arch = {"x86_64": "amd64", "aarch64": "arm64"}[path.stem.rsplit("-", 1)[1]]
     entries(path)  # the lock's shape: test_every_package_is_pinned_with_sha256_hashes
-    pins = dict(re.sub(r"\[.*\]", "", line).lower().split("==") for line in lock.inputs(env) if "==" in line)
+    pins = dict(re.sub(r"\[.*\]", "", line).lower().split("==") for line in lock.inputs(env, arch) if "==" in line)
     versions = {}
     for line in path.read_text().splitlines():
         match = ENTRY.match(line)
@@ -111,11 +133,11 @@ def shell(script: str, locks_dir: Path, **env: str) -> subprocess.CompletedProce
 @pytest.fixture
 def stand_in_locks(tmp_path):
     python = f"{sys.version_info[0]}.{sys.version_info[1]}"
-    (tmp_path / f"user-cpu-py{python}.txt").write_text(
+    (tmp_path / f"user-cpu-py{python}-x86_64.txt").write_text(
         "# header\npip==26.3 \\\n    --hash=sha256:" + "a" * 64 + "\n    # via -r x\nsix==1.0 \\\n"
         "    --hash=sha256:" + "b" * 64 + "\n"
     )
-    (tmp_path / "user-cpu-py2.7.txt").write_text("")
+    (tmp_path / "user-cpu-py2.7-x86_64.txt").write_text("")
     return tmp_path, python
 
 
@@ -124,7 +146,7 @@ def test_lock_file_names_the_lock_of_this_python(stand_in_locks):
     # locks.sh asks python3 on PATH, as the build does: this test's own interpreter first.
     result = shell("lock_file user-cpu", folder, PATH=f"{Path(sys.executable).parent}:/usr/bin:/bin")
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == str(folder / f"user-cpu-py{python}.txt")
+    assert result.stdout.strip() == str(folder / f"user-cpu-py{python}-x86_64.txt")
 
 
 def test_a_python_without_a_lock_stops_with_one_line(stand_in_locks):
@@ -148,6 +170,6 @@ def test_pip_lock_0_is_said_and_gives_no_lock_and_other_values_are_refused(stand
 
 def test_lock_entry_gives_one_package_with_its_hashes(stand_in_locks):
     folder, python = stand_in_locks
-    result = shell(f'lock_entry "{folder}/user-cpu-py{python}.txt" pip', folder)
+    result = shell(f'lock_entry "{folder}/user-cpu-py{python}-x86_64.txt" pip', folder)
     assert result.stdout.splitlines() == ["pip==26.3 \\", "    --hash=sha256:" + "a" * 64, "    # via -r x"]
-    assert shell(f'lock_entry "{folder}/user-cpu-py{python}.txt" pi', folder).stdout == ""
+    assert shell(f'lock_entry "{folder}/user-cpu-py{python}-x86_64.txt" pi', folder).stdout == ""
