@@ -28,10 +28,16 @@ COMPOSE ?= $(shell docker compose version >/dev/null 2>&1 && echo "docker compos
 # make's command line or in the environment (INSTALL_CODE, INSTALL_SHINY_SERVER, ...) reaches the build; one not given keeps its Dockerfile default.
 IMAGE_ARGS = --build-arg "FRAMEWORKS=$(FRAMEWORKS)" $(if $(PIP_LOCK),--build-arg "PIP_LOCK=$(PIP_LOCK)") $(foreach v,$(sort $(filter INSTALL_%,$(.VARIABLES))),--build-arg "$(v)=$($(v))")
 
-# The platforms `make image` builds for (PLATFORM=...). amd64 alone so far: the arm64 image is
-# still to come, and a PLATFORM this cannot build stops here rather than build another.
-PLATFORMS := linux/amd64
-PLATFORM ?= linux/amd64
+# The platforms `make image` builds for (PLATFORM=...): a file each in scripts/platforms. The
+# default is this machine's; a foreign one runs through emulation (qemu-user-static). A PLATFORM
+# this cannot build stops here rather than build another.
+PLATFORMS := $(patsubst scripts/platforms/%.env,linux/%,$(sort $(wildcard scripts/platforms/*.env)))
+NATIVE_PLATFORM := linux/$(if $(filter aarch64 arm64,$(shell uname -m)),arm64,amd64)
+PLATFORM ?= $(NATIVE_PLATFORM)
+export PLATFORM
+# deepdocker:cpu on amd64, deepdocker:cpu-arm64 on arm64 (its platform file's PLATFORM_TAG_SUFFIX);
+# the image of this machine's own platform is deepdocker:cpu too, for make run and compose.
+CPU_TAG = deepdocker:cpu$(shell sed -n 's/^PLATFORM_TAG_SUFFIX=//p' scripts/platforms/$(patsubst linux/%,%,$(PLATFORM)).env)
 
 .DEFAULT_GOAL := help
 
@@ -114,7 +120,7 @@ bench-liveness: venv ## Liveness watchdog: idle CPU on vs off, repair after SIGS
 
 .PHONY: platform
 platform:
-	@:$(if $(filter-out $(PLATFORMS),$(PLATFORM))$(if $(strip $(PLATFORM)),,none),$(error PLATFORM=$(PLATFORM) is not one this builds; accepted: $(PLATFORMS)))
+	@:$(if $(filter-out $(PLATFORMS),$(PLATFORM))$(word 2,$(PLATFORM))$(if $(strip $(PLATFORM)),,none),$(error PLATFORM=$(PLATFORM) is not one this builds; accepted: $(PLATFORMS)))
 	@:$(if $(filter-out 0 1,$(PIP_LOCK))$(word 2,$(PIP_LOCK)),$(error PIP_LOCK=$(PIP_LOCK) is not one the build takes; accepted: 1 (install from scripts/locks, the default), 0 (without)))
 
 .PHONY: certs
@@ -126,22 +132,32 @@ certs: platform
 
 .PHONY: image
 image: FRAMEWORKS ?= $(shell WHEELHOUSE='$(WHEELHOUSE)' scripts/default-frameworks.sh $(TORCH_INDEX_CPU))
-image: certs ## Build deepdocker:cpu (PLATFORM=linux/amd64, FRAMEWORKS=..., INSTALL_RSTUDIO=auto|1|0, INSTALL_TEX=1|0, BASE_IMAGE=..., WHEELHOUSE=...)
-	scripts/build-image.sh Dockerfile.cpu deepdocker:cpu "$(BASE_IMAGE)" $(IMAGE_ARGS)
+image: certs ## Build deepdocker:cpu (PLATFORM=linux/amd64|linux/arm64: deepdocker:cpu-arm64, FRAMEWORKS=..., INSTALL_RSTUDIO=auto|1|0, INSTALL_TEX=1|0, BASE_IMAGE=..., WHEELHOUSE=...)
+	scripts/build-image.sh Dockerfile.cpu $(CPU_TAG) "$(BASE_IMAGE)" $(IMAGE_ARGS)
+	$(if $(filter-out deepdocker:cpu,$(CPU_TAG)),$(if $(filter $(NATIVE_PLATFORM),$(PLATFORM)),docker tag $(CPU_TAG) deepdocker:cpu))
 
 .PHONY: image-gpu
 # Every framework: where PyTorch's index does not answer, torch comes from PyPI (build-image.sh).
 image-gpu: FRAMEWORKS ?= torch tensorflow keras pytensor onnx
-image-gpu: certs ## Build deepdocker:gpu (CUDA 13 / cuDNN 9 base; same knobs)
+image-gpu: certs ## Build deepdocker:gpu (CUDA 13 / cuDNN 9 base, linux/amd64; same knobs)
+	@:$(if $(filter-out linux/amd64,$(PLATFORM)),$(error PLATFORM=$(PLATFORM): the GPU image is built for linux/amd64 alone; accepted: linux/amd64))
 	TORCH_INDEX=$(TORCH_INDEX_GPU) scripts/build-image.sh Dockerfile.gpu deepdocker:gpu "$(GPU_BASE_IMAGE)" $(IMAGE_ARGS)
+
+.PHONY: release
+release: ## Push deepdocker:cpu of amd64 and arm64 as one multi-arch tag and a version tag: REGISTRY=host:port (build both first)
+	scripts/release.sh "$(REGISTRY)"
+
+.PHONY: test-arm64
+test-arm64: venv ## Build the full arm64 image under emulation (35-50 min) and run its container checks
+	DEEPDOCKER_TEST_ARM64_FULL=1 $(PY) -m pytest tests/container/test_arm64.py $(PYTEST_ARGS)
 
 .PHONY: compose
 compose:
 	@$(COMPOSE) version >/dev/null 2>&1 || { echo "make run needs Docker Compose: apt-get install docker-compose (Debian), or Docker's compose plugin" >&2; exit 2; }
 
 .PHONY: run
-run: platform compose image ## Build deepdocker:cpu and run it with its default services (compose.yaml); Ctrl-C stops it
+run: platform compose image ## Build deepdocker:cpu (PLATFORM=...: its image) and run it with its default services (compose.yaml); Ctrl-C stops it
 	@# Yours, so the notebook user takes your UID; made by root, it is opened like /tmp
 	@# instead, since the notebook user is never root.
 	@if [ ! -d sharedfolder ]; then mkdir sharedfolder && { [ "$$(id -u)" != 0 ] || chmod 1777 sharedfolder; }; fi
-	$(COMPOSE) up --no-build
+	DEEPDOCKER_IMAGE=$(CPU_TAG) $(COMPOSE) up --no-build

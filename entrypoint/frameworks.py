@@ -61,7 +61,7 @@ def cpu_note(machine: str, cpuinfo: str | None, frameworks: set[str], ask: Calla
     return (
         f"TensorFlow cannot run here: it needs AVX, and this is {where}, so `import tensorflow` ends the "
         "kernel; the other frameworks work"
-        + ("" if flags is not None else " (there is no arm64 image to run natively yet)")
+        + ("" if flags is not None else "; run the arm64 image instead, natively (make image builds it there)")
     )
 
 

@@ -1,23 +1,45 @@
 #!/usr/bin/env bash
-# Builds one deepdocker image. When the base image can be neither found locally nor pulled
-# (no registry reachable), builds a Debian base with debootstrap and says so: the air-gapped path.
-# usage: build-image.sh DOCKERFILE TAG BASE_IMAGE [docker build args...]
+# Builds one deepdocker image for PLATFORM (linux/amd64, linux/arm64: scripts/platforms; the
+# default is this machine's). A foreign one is built and run through qemu-user-static. When the base
+# image can be neither found locally for that platform nor pulled (no registry reachable), builds a
+# Debian base with debootstrap and says so: the air-gapped path.
+# usage: [PLATFORM=linux/ARCH] build-image.sh DOCKERFILE TAG BASE_IMAGE [docker build args...]
 set -euo pipefail
 
 dockerfile=${1:?usage: build-image.sh DOCKERFILE TAG BASE_IMAGE [docker build args...]}
 tag=${2:?}
 base=${3:?}
 shift 3
-local_base=${LOCAL_BASE_IMAGE:-deepdocker-base:bookworm}
+case "$(uname -m)" in
+aarch64 | arm64) native=linux/arm64 ;;
+*) native=linux/amd64 ;;
+esac
+platform=${PLATFORM:-$native}
+arch=${platform#linux/}
+platform_file=$(dirname "$0")/platforms/$arch.env
+if [ "$platform" = "$arch" ] || [ ! -f "$platform_file" ]; then
+  echo "build-image: PLATFORM=$platform is not one this builds; accepted:" \
+    "$(find "$(dirname "$0")/platforms" -name '*.env' | sed 's|.*/|linux/|; s/\.env$//' | sort | tr '\n' ' ')" >&2
+  exit 2
+fi
+# shellcheck source=/dev/null # scripts/platforms/<arch>.env: KEY=VALUE lines
+. "$platform_file"
+if [ "$platform" != "$native" ] && [ "$(uname -s)" = Linux ] && [ "$(head -1 /proc/sys/fs/binfmt_misc/qemu-"$PLATFORM_MACHINE" 2>/dev/null)" != enabled ]; then
+  echo "build-image: *** $platform on a $native machine runs through emulation, and binfmt_misc has no" \
+    "enabled qemu-$PLATFORM_MACHINE: install qemu-user-static and binfmt-support (Docker Desktop has it) ***" >&2
+fi
+local_base=${LOCAL_BASE_IMAGE:-deepdocker-base:bookworm$PLATFORM_TAG_SUFFIX}
 
-if docker image inspect "$base" >/dev/null 2>&1; then
-  echo "build-image: base $base (local)"
-elif docker pull -q "$base" >/dev/null 2>&1; then
-  echo "build-image: base $base (pulled)"
+# A base of the wrong architecture (an amd64 ubuntu:24.04 for an arm64 build) is pulled again.
+base_arch() { docker image inspect -f '{{.Architecture}}' "$1" 2>/dev/null; }
+if [ "$(base_arch "$base")" = "$arch" ]; then
+  echo "build-image: base $base (local, $arch)"
+elif docker pull -q --platform "$platform" "$base" >/dev/null 2>&1 && [ "$(base_arch "$base")" = "$arch" ]; then
+  echo "build-image: base $base (pulled, $arch)"
 else
-  echo "build-image: *** cannot pull $base: using a local Debian base, $local_base, built with debootstrap ***"
-  if ! docker image inspect "$local_base" >/dev/null 2>&1; then
-    "$(dirname "$0")/make-base-image.sh" "$local_base"
+  echo "build-image: *** cannot pull $base for $platform: using a local Debian base, $local_base, built with debootstrap ***"
+  if [ "$(base_arch "$local_base")" != "$arch" ]; then
+    "$(dirname "$0")/make-base-image.sh" "$local_base" bookworm http://deb.debian.org/debian "$arch"
   fi
   base=$local_base
 fi
@@ -51,10 +73,11 @@ if [ -n "${WHEELHOUSE:-}" ]; then
   fi
   wheel_args=(--network host --build-arg "WHEELHOUSE_URL=http://127.0.0.1:$port/")
   # A CPU build (+cpu) for the CPU image, any other (PyPI's Linux torch is the CUDA build) for the GPU one.
+  # Only a wheel for this platform's machine.
   if [[ $dockerfile == *gpu* ]]; then
-    torch_wheel=$(find "$WHEELHOUSE" -maxdepth 1 -name 'torch-*.whl' ! -name '*+cpu*' ! -name '*%2Bcpu*' | sort -V | tail -1)
+    torch_wheel=$(find "$WHEELHOUSE" -maxdepth 1 -name "torch-*_$PLATFORM_MACHINE.whl" ! -name '*+cpu*' ! -name '*%2Bcpu*' | sort -V | tail -1)
   else
-    torch_wheel=$(find "$WHEELHOUSE" -maxdepth 1 \( -name 'torch-*+cpu*.whl' -o -name 'torch-*%2Bcpu*.whl' \) | sort -V | tail -1)
+    torch_wheel=$(find "$WHEELHOUSE" -maxdepth 1 \( -name "torch-*+cpu*_$PLATFORM_MACHINE.whl" -o -name "torch-*%2Bcpu*_$PLATFORM_MACHINE.whl" \) | sort -V | tail -1)
   fi
   if [ -n "$torch_wheel" ]; then
     version=$(basename "$torch_wheel" | cut -d- -f2 | sed 's/%2[Bb]/+/')
@@ -86,6 +109,6 @@ label_args=(--build-arg "VERSION=$version" --build-arg "REVISION=$revision"
   --build-arg "CREATED=$(date -u +%Y-%m-%dT%H:%M:%SZ)" --build-arg "SOURCE=$source_url")
 
 start=$(date +%s)
-docker build -f "$dockerfile" -t "$tag" --build-arg "BASE_IMAGE=$base" "${label_args[@]}" \
+docker build --platform "$platform" -f "$dockerfile" -t "$tag" --build-arg "BASE_IMAGE=$base" "${label_args[@]}" \
   ${wheel_args[@]+"${wheel_args[@]}"} ${1+"$@"} .
-echo "build-image: built $tag in $(($(date +%s) - start)) s, $(docker image inspect -f '{{.Size}}' "$tag" | awk '{printf "%.2f GB", $1/1e9}')"
+echo "build-image: built $tag ($platform) in $(($(date +%s) - start)) s, $(docker image inspect -f '{{.Size}}' "$tag" | awk '{printf "%.2f GB", $1/1e9}')"

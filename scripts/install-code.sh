@@ -29,10 +29,12 @@ REGISTRY=${NPM_REGISTRY:-https://registry.npmjs.org}
 . "$(dirname "$0")/lib.sh"
 install_switch INSTALL_CODE code-server
 
-case "$(uname -m)" in
-x86_64) arch=x64 node_sha=$NODE_SHA512_AMD64 rg_target=x86_64-unknown-linux-musl ;;
-aarch64) arch=arm64 node_sha=$NODE_SHA512_ARM64 rg_target=aarch64-unknown-linux-musl ;;
-*) skip_or_fail "no pinned Node.js for $(uname -m)" ;;
+# This architecture's builds (scripts/platforms) and Node.js's pinned digest for it.
+arch=$PLATFORM_NODE_ARCH rg_target=$PLATFORM_RG_TARGET
+case "$arch" in
+x64) node_sha=$NODE_SHA512_AMD64 ;;
+arm64) node_sha=$NODE_SHA512_ARM64 ;;
+*) skip_or_fail "no pinned Node.js for $arch" ;;
 esac
 
 if [ "$CODE_PREFIX" = /opt/deepdocker/code ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then

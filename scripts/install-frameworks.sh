@@ -17,6 +17,11 @@ for fw in $wanted; do
     # `torch==2.13.0` also matches a wheelhouse's 2.13.0+cpu: keep it out when it is not this image's.
     wheels=${WHEELHOUSE_URL:-}
     [ "${TORCH_FROM_WHEELHOUSE:-}" = 1 ] || wheels=''
+    # A platform may have a CPU torch of its own (scripts/platforms: arm64's from PyPI).
+    if [ "$VARIANT" = cpu ] && [ -n "$PLATFORM_TORCH_CPU_VERSION" ] && [ -z "$wheels" ]; then
+      TORCH_VERSION=$PLATFORM_TORCH_CPU_VERSION TORCH_INDEX_URL=$PLATFORM_TORCH_CPU_INDEX_URL
+      echo "install-frameworks: torch $TORCH_VERSION from $TORCH_INDEX_URL, this platform's CPU build (scripts/platforms)"
+    fi
     if [ -z "$lock" ]; then
       WHEELHOUSE_URL=$wheels user_pip --index-url "$TORCH_INDEX_URL" -r "$fw_dir/torch.in"
     elif grep -q '^torch==' "$lock"; then

@@ -8,6 +8,8 @@
 # SHINY_PREFIX: /opt/deepdocker/shiny in the image (as root with apt, r-cran-shiny is installed);
 # make venv puts the launcher under .venv for host mode when R and its shiny package are there.
 set -euo pipefail
+# shellcheck source=scripts/platform.sh
+. "$(dirname "$0")/platform.sh"
 
 # INSTALL_SHINY=0 leaves all of it out (143 MB: R's shiny and what it needs).
 INSTALL_SHINY=${INSTALL_SHINY:-1}
@@ -48,11 +50,10 @@ server_or_not() {
 }
 
 if [ -n "$image" ] && [ "$INSTALL_SHINY_SERVER" != 0 ]; then
-  arch=$(dpkg --print-architecture)
   url="https://download3.rstudio.org/ubuntu-18.04/x86_64/shiny-server-$SHINY_SERVER_VERSION-amd64.deb"
   deb=/tmp/shiny-server.deb
-  if [ "$arch" != amd64 ]; then
-    server_or_not "Posit builds Shiny Server for amd64 only, not $arch"
+  if [ -n "$PLATFORM_NO_SHINY_SERVER" ]; then
+    server_or_not "$PLATFORM_NO_SHINY_SERVER, not $(dpkg --print-architecture)"
   elif [ -z "$SHINY_SERVER_SHA256_AMD64" ]; then
     server_or_not "no pinned SHA-256 for Shiny Server $SHINY_SERVER_VERSION (set SHINY_SERVER_SHA256_AMD64)"
   elif ! curl -fsSL --retry 2 --connect-timeout 15 -o "$deb" "$url"; then

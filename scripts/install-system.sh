@@ -2,6 +2,9 @@
 # Debian/Ubuntu packages every variant needs, and the notebook user.
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
+# An architecture without a platform file stops here, with one line (scripts/platforms).
+# shellcheck source=scripts/platform.sh
+. "$(dirname "$0")/platform.sh"
 
 # No manuals, docs or translations in the image (licences stay): ~100 MB.
 cat >/etc/dpkg/dpkg.cfg.d/01-deepdocker-slim <<'CFG'

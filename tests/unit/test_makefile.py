@@ -27,8 +27,8 @@ def make(tmp_path: Path, *args: str) -> tuple[subprocess.CompletedProcess, list[
     return done, calls.read_text().splitlines() if calls.exists() else []
 
 
-BAD = [(f"PLATFORM={p}", f"PLATFORM={p} is not one this builds; accepted: linux/amd64")
-       for p in ("linux/s390x", "linux/arm64", "", "linux/amd64 linux/s390x", "amd64")]  # fmt: skip
+BAD = [(f"PLATFORM={p}", f"PLATFORM={p} is not one this builds; accepted: linux/amd64 linux/arm64")
+       for p in ("linux/s390x", "", "linux/amd64 linux/s390x", "amd64", "linux/arm64 linux/amd64")]  # fmt: skip
 BAD += [(f"PIP_LOCK={v}", f"PIP_LOCK={v} is not one the build takes; accepted: 1 (install from scripts/locks")
         for v in ("yes", "2", "1 0", "true")]  # fmt: skip
 
@@ -48,12 +48,45 @@ def test_a_value_it_cannot_build_stops_before_anything(tmp_path, target, assignm
     assert sorted((p.name, p.stat().st_mtime_ns) for p in certs.iterdir()) == before
 
 
-def test_the_accepted_platform_goes_on_to_the_build(tmp_path):
+TAGS = [("linux/amd64", "deepdocker:cpu "), ("linux/arm64", "deepdocker:cpu-arm64 ")]
+
+
+@pytest.mark.parametrize(("platform", "tag"), TAGS)
+def test_each_accepted_platform_goes_on_to_the_build_of_its_tag(tmp_path, platform, tag):
     # `make -n` prints what it would run: the build script, reached past the platform check.
-    done, calls = make(tmp_path, "-n", "image", "PLATFORM=linux/amd64", "FRAMEWORKS=onnx")
+    done, calls = make(tmp_path, "-n", "image", f"PLATFORM={platform}", "FRAMEWORKS=onnx")
     assert done.returncode == 0, done
-    assert "scripts/build-image.sh Dockerfile.cpu deepdocker:cpu" in done.stdout
+    assert f"scripts/build-image.sh Dockerfile.cpu {tag}" in done.stdout
     assert calls == []
+
+
+def test_the_gpu_image_refuses_arm64_with_one_line(tmp_path):
+    done, calls = make(tmp_path, "image-gpu", "PLATFORM=linux/arm64")
+    assert done.returncode == 2, done
+    assert done.stderr.strip().splitlines() == [
+        "Makefile:"
+        + done.stderr.split("Makefile:", 1)[1].split(":", 1)[0]
+        + ": *** PLATFORM=linux/arm64: the GPU image is built for linux/amd64 alone; accepted: linux/amd64.  Stop."
+    ]
+    assert calls == []
+
+
+@pytest.mark.parametrize("platform", ["linux/s390x", "arm64", "linux/", "linux/../amd64"])
+def test_build_image_refuses_a_platform_it_has_no_file_for(tmp_path, platform):
+    # The script alone (as compose-less users and CI call it): one line, exit 2, docker never called.
+    stub = tmp_path / "bin"
+    stub.mkdir()
+    calls = tmp_path / "docker-calls"
+    (stub / "docker").write_text(f'#!/bin/sh\necho "$*" >> {calls}\nexit 1\n')
+    (stub / "docker").chmod(0o755)
+    done = subprocess.run([str(ROOT / "scripts" / "build-image.sh"), "Dockerfile.cpu", "t:x", "base"],
+                          env={"PATH": f"{stub}:/usr/bin:/bin", "PLATFORM": platform},
+                          capture_output=True, text=True, timeout=30)  # fmt: skip
+    assert done.returncode == 2, done
+    assert done.stderr.splitlines() == [
+        f"build-image: PLATFORM={platform} is not one this builds; accepted: linux/amd64 linux/arm64 "
+    ]
+    assert not calls.exists()
 
 
 @pytest.mark.parametrize("value", ["0", "1"])
@@ -62,3 +95,22 @@ def test_pip_lock_0_and_1_reach_the_build(tmp_path, value):
     assert done.returncode == 0, done
     assert f'--build-arg "PIP_LOCK={value}"' in done.stdout
     assert calls == []
+
+
+@pytest.mark.parametrize("registry", ["", "bad host:5000", "127.0.0.1:5000/", "http://127.0.0.1:5000", "Reg;rm -rf /"])
+def test_release_refuses_a_registry_that_is_not_one(tmp_path, registry):
+    done, calls = make(tmp_path, "release", f"REGISTRY={registry}")
+    assert done.returncode == 2, done
+    assert done.stderr.strip().splitlines()[0] == (
+        f"release: REGISTRY='{registry}' is not a registry; accepted: host[:port][/path], e.g. 127.0.0.1:5000"
+    )
+    assert calls == []
+
+
+def test_release_without_both_images_built_says_which_and_pushes_nothing(tmp_path):
+    # The stand-in docker knows no image: the first platform's is named, with the command that builds it.
+    done, calls = make(tmp_path, "release", "REGISTRY=127.0.0.1:5000")
+    assert done.returncode == 2, done
+    assert "release: deepdocker:cpu is not built (wanted: amd64, version " in done.stderr
+    assert "make image PLATFORM=linux/amd64" in done.stderr
+    assert all(c.startswith("image inspect") for c in calls), calls

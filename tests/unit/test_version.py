@@ -39,15 +39,16 @@ def test_make_image_labels_the_version_the_commit_and_the_time(tmp_path):
     stub = tmp_path / "bin"
     stub.mkdir()
     calls = tmp_path / "calls"
-    # The base is "here"; no buildx (the classic builder); the build succeeds; a size for the last line.
+    # The base is "here" (amd64); no buildx (the classic builder); the build succeeds; a size for the last line.
     (stub / "docker").write_text(
-        f'#!/bin/sh\necho "$*" >> {calls}\ncase "$1" in buildx) exit 1 ;; image) echo 1000000000 ;; esac\nexit 0\n'
+        f'#!/bin/sh\necho "$*" >> {calls}\ncase "$1" in buildx) exit 1 ;; image) case "$*" in *Architecture*)'
+        " echo amd64 ;; *) echo 1000000000 ;; esac ;; esac\nexit 0\n"
     )
     (stub / "docker").chmod(0o755)
     before = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
     done = subprocess.run(
         [str(ROOT / "scripts/build-image.sh"), "Dockerfile.cpu", "deepdocker:test", "base:here"],
-        cwd=ROOT, env={"PATH": f"{stub}:/usr/bin:/bin", "HOME": str(tmp_path)},
+        cwd=ROOT, env={"PATH": f"{stub}:/usr/bin:/bin", "HOME": str(tmp_path), "PLATFORM": "linux/amd64"},
         capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
