@@ -15,6 +15,11 @@ from tests.container.tracked import Containers, docker
 ROOT = Path(__file__).resolve().parents[2]
 IMAGE = os.environ.get("DEEPDOCKER_TEST_IMAGE", "deepdocker:cpu")
 GPU_IMAGE = os.environ.get("DEEPDOCKER_TEST_GPU_IMAGE", "deepdocker:gpu")
+ARM64_IMAGE = os.environ.get("DEEPDOCKER_TEST_ARM64_IMAGE", "deepdocker:cpu-arm64")
+# What CI builds for arm64 under emulation every run (README, "Every desktop"): the control plane,
+# Jupyter, the SciPy stack, R, torch and Keras (on torch). DEEPDOCKER_TEST_ARM64_FULL=1 (make
+# test-arm64): the whole image, every framework and code-server.
+ARM64_SLIM = ["FRAMEWORKS=torch keras", "INSTALL_TEX=0", "INSTALL_RSTUDIO=0", "INSTALL_CODE=0", "INSTALL_SHINY=0"]
 
 
 def engine_problem() -> str | None:
@@ -55,6 +60,37 @@ def gpu_image(image) -> str:
     if not os.environ.get("DEEPDOCKER_TEST_NO_BUILD"):
         subprocess.run(["make", "-C", str(ROOT), "image-gpu"], check=True, timeout=3600)
     return GPU_IMAGE
+
+
+def emulation_problem() -> str | None:
+    """Why this machine cannot run arm64 binaries, or None (native arm64, or qemu through binfmt_misc)."""
+    if os.uname().machine in ("aarch64", "arm64"):
+        return None
+    try:
+        state = Path("/proc/sys/fs/binfmt_misc/qemu-aarch64").read_text().splitlines()[0]
+    except OSError:
+        state = "absent"
+    if state != "enabled":
+        return f"binfmt_misc's qemu-aarch64 is {state} (apt-get install qemu-user-static binfmt-support)"
+    return None
+
+
+def arm64_full() -> bool:
+    return os.environ.get("DEEPDOCKER_TEST_ARM64_FULL") == "1"
+
+
+@pytest.fixture(scope="session")
+def arm64_image() -> str:
+    """The arm64 image, built once per run under emulation: CI's slim one, or the full one."""
+    problem = engine_problem() or emulation_problem()
+    if problem:
+        if os.environ.get("CI"):
+            pytest.fail(f"CI must build and run the arm64 image, but: {problem}")
+        pytest.skip(f"the arm64 tests need arm64 binaries to run here: {problem}")
+    if not os.environ.get("DEEPDOCKER_TEST_NO_BUILD"):
+        args = [] if arm64_full() else ARM64_SLIM
+        subprocess.run(["make", "-C", str(ROOT), "image", "PLATFORM=linux/arm64", *args], check=True, timeout=4800)
+    return ARM64_IMAGE
 
 
 @pytest.fixture(scope="session")

@@ -22,6 +22,7 @@ ENVIRONMENTS = {
 EVERY_FRAMEWORK = {"torch", "tensorflow", "keras", "pytensor", "onnx"}
 SCRIPT = r"""
 python3 -c 'import sys; print("%d.%d" % sys.version_info[:2])'
+uname -m
 cat /opt/deepdocker/frameworks
 for env in /opt/venv /opt/deepdocker/tensorboard /opt/deepdocker/venv; do
   echo "== $env"
@@ -40,27 +41,32 @@ def pins(text: str) -> dict[str, str]:
     return {canonical(m[1]): m[2] for m in found}
 
 
-def frozen(image: str) -> tuple[str, set[str], dict[str, dict[str, str]]]:
-    """The image's Python, its frameworks and each environment's `pip freeze --all`."""
+def frozen(image: str) -> tuple[str, str, set[str], dict[str, dict[str, str]]]:
+    """The image's Python, machine, frameworks and each environment's `pip freeze --all`."""
     out = docker("run", "--rm", "--entrypoint", "/bin/bash", image, "-c", SCRIPT, timeout=300).stdout
     head, *blocks = out.split("== ")
-    python, *frameworks = head.split()
+    python, machine, *frameworks = head.split()
     envs = {}
     for block in blocks:
         prefix, _, freeze = block.partition("\n")
         if freeze.strip():
             envs[prefix] = pins(freeze)
-    return python, set(frameworks), envs
+    return python, machine, set(frameworks), envs
 
 
-@pytest.mark.parametrize("variant", ["cpu", "gpu"])
+FIXTURES = {"cpu": "image", "gpu": "gpu_image", "cpu-arm64": "arm64_image"}
+MACHINES = {"cpu": "x86_64", "gpu": "x86_64", "cpu-arm64": "aarch64"}
+
+
+@pytest.mark.parametrize("variant", ["cpu", "gpu", "cpu-arm64"])
 def test_every_environment_holds_exactly_its_lock(request, variant):
-    image = request.getfixturevalue("image" if variant == "cpu" else "gpu_image")
-    python, frameworks, envs = frozen(image)
+    image = request.getfixturevalue(FIXTURES[variant])
+    python, machine, frameworks, envs = frozen(image)
+    assert machine == MACHINES[variant]
     assert set(envs) >= {"/opt/venv", "/opt/deepdocker/venv"}, envs.keys()
     for prefix, packages in envs.items():
-        name = ENVIRONMENTS[prefix].format(variant=variant)
-        path = f"scripts/locks/{name}-py{python}.txt"
+        name = ENVIRONMENTS[prefix].format(variant=variant.split("-")[0])
+        path = f"scripts/locks/{name}-py{python}-{machine}.txt"
         in_image = docker("run", "--rm", "--entrypoint", "cat", image, f"/usr/local/lib/deepdocker/{path[8:]}").stdout
         assert in_image == (ROOT / path).read_text(), f"{image} was built from another {path} than this checkout's"
         locked = pins(in_image)

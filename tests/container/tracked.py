@@ -142,10 +142,10 @@ def api(port: int, token: str, path: str, body: dict | None = None, method: str 
         return e.code, None
 
 
-async def execute(url: str, token: str, code: str, until: str = "idle") -> str:
+async def execute(url: str, token: str, code: str, until: str = "idle", timeout: float = 90) -> str:
     """Run `code` in a kernel over its websocket, as JupyterLab does (Jupyter's messaging
     protocol, JSON over the websocket); its stdout. until="started": return once the kernel
-    has begun running it (code that never ends)."""
+    has begun running it (code that never ends). timeout: seconds for it all."""
     from tornado.httpclient import HTTPRequest
     from tornado.websocket import websocket_connect
 
@@ -157,9 +157,9 @@ async def execute(url: str, token: str, code: str, until: str = "idle") -> str:
     message = {"header": header, "parent_header": {}, "metadata": {}, "content": content, "channel": "shell"}
     await ws.write_message(json.dumps(message))
     out = ""
-    deadline = time.monotonic() + 90
+    deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        raw = await asyncio.wait_for(ws.read_message(), 90)
+        raw = await asyncio.wait_for(ws.read_message(), max(deadline - time.monotonic(), 1))
         if raw is None:
             break
         reply = json.loads(raw)
