@@ -38,14 +38,19 @@ GPU_PLATFORMS = ("amd64",)
 _VAR = re.compile(r"\$\{([A-Z0-9_]+)\}")
 
 
-def dockerfile_args(variant: str) -> dict[str, str]:
-    """The ARG defaults of Dockerfile.<variant>."""
+def assignments(path: Path, pattern: str) -> dict[str, str]:
+    """NAME=VALUE of each line of `path` that `pattern` (NAME's group, then VALUE's) matches, quotes dropped."""
     found = {}
-    for line in (ROOT / f"Dockerfile.{variant}").read_text().splitlines():
-        match = re.match(r"ARG\s+([A-Z0-9_]+)=(.*)$", line.strip())
+    for line in path.read_text().splitlines():
+        match = re.match(pattern, line.strip())
         if match:
             found[match.group(1)] = match.group(2).strip().strip('"')
     return found
+
+
+def dockerfile_args(variant: str) -> dict[str, str]:
+    """The ARG defaults of Dockerfile.<variant>."""
+    return assignments(ROOT / f"Dockerfile.{variant}", r"ARG\s+([A-Z0-9_]+)=(.*)$")
 
 
 def platforms() -> list[str]:
@@ -55,12 +60,7 @@ def platforms() -> list[str]:
 
 def platform_values(arch: str) -> dict[str, str]:
     """One platform file's KEY=VALUE lines (as bash reads them: comments, quotes)."""
-    found = {}
-    for line in (PLATFORMS_DIR / f"{arch}.env").read_text().splitlines():
-        match = re.match(r"(PLATFORM_[A-Z0-9_]+)=(.*)$", line.strip())
-        if match:
-            found[match.group(1)] = match.group(2).strip().strip('"')
-    return found
+    return assignments(PLATFORMS_DIR / f"{arch}.env", r"(PLATFORM_[A-Z0-9_]+)=(.*)$")
 
 
 def environments(arch: str) -> tuple[str, ...]:
