@@ -110,6 +110,10 @@ bench-env: venv ## The user's layer: start to healthy with 200 packages, imports
 bench-hub: venv ## Spawns through a real JupyterHub (DockerSpawner): 1 user and 8 at once, beside a bare jupyterhub-singleuser
 	cd bench && ../$(PY) hub.py $(or $(ROUNDS),3) $(or $(N),8)
 
+.PHONY: bench-platforms
+bench-platforms: venv ## deepdocker:cpu-arm64 (emulated here) beside deepdocker:cpu: size, start to healthy
+	cd bench && ../$(PY) platforms.py $(or $(ROUNDS),3)
+
 .PHONY: bench-health
 bench-health: venv ## Cost of one deepdocker-health call beside `supervisorctl status`
 	cd bench && ../$(PY) health.py
