@@ -34,7 +34,7 @@ from .prepare import prepare, setup_account
 from .render import TRUSTED_FALLBACK, render
 from .services import REGISTRY
 from .settings import from_env
-from .stacks import hooks
+from .stacks import hooks, messages
 from .stacks.options import command_words
 
 
@@ -146,6 +146,8 @@ def main(argv: list[str] | None = None) -> int:
         if preview:
             sys.stdout.write(render(settings))
             return 0
+        if not messages.quiet(env):
+            say(messages.entered(command_words(args), settings, command))
         if settings.is_root:
             # From here on this process's own programs (the hooks' commands, usermod, ssh-keygen,
             # openssl) come from root's folders alone; the daemons and the command still get the
@@ -173,6 +175,9 @@ def main(argv: list[str] | None = None) -> int:
 
     paths = prepare(settings, text)
     announce(settings)
+    if not messages.quiet(env):
+        for line in messages.handing_over(settings, command):
+            say(line)
     argv_sup = supervisord_argv(paths)
     env_sup = daemon_env(env, settings)
     if not command:

@@ -116,6 +116,21 @@ def test_chown_home_and_chown_extra(image):
         assert owner(Path(extra)) == (1010, 100)
 
 
+def test_start_up_lines_go_to_stderr_as_docker_stacks_writes_them(image):
+    # docker-stacks' test_log_stderr and its waits for "Running as NB_USER:" (the account is ready).
+    result = run(image, "--user", "root", "-e", "NB_USER=root", "-e", "NB_UID=0", "-e", "NB_GID=0", "--", "echo", "out")
+    assert result.stdout == "out\n", result.stderr
+    assert "Entered start.sh with args: echo out" in result.stderr
+    assert "Running as root: echo out" in result.stderr
+    renamed = run(image, "-e", "NB_USER=nayvoj", "-e", "CHOWN_HOME=yes", "--", "Rscript", "-e", "1")
+    said = [line.split("| ", 1)[-1] for line in renamed.stderr.splitlines() if line.startswith("deepdocker | ")]
+    # The last of deepdocker's own lines (the daemons' lines follow, as the services run beside it).
+    assert said[-2:] == ["Running as nayvoj: Rscript -e 1", "Executing the command: Rscript -e 1"], renamed.stderr
+    assert renamed.stdout == "[1] 1\n"
+    quiet = run(image, "-e", "JUPYTER_DOCKER_STACKS_QUIET=1", "--", "true")
+    assert quiet.returncode == 0 and "Entered start.sh" not in quiet.stderr and "Executing" not in quiet.stderr
+
+
 def test_jupyter_env_vars_to_unset_reach_neither_the_command_nor_jupyter(image):
     script = 'echo "${CLOUD_KEY-unset}"; deepdocker-health --wait 60 >/dev/null; '
     script += "pid=$(pgrep -o -x jupyter-lab); tr '\\0' '\\n' < /proc/$pid/environ > /tmp/env; "

@@ -19,7 +19,7 @@ from entrypoint.render import render
 from entrypoint.services import jupyter
 from entrypoint.services.jupyter.command import jupyter_request
 from entrypoint.settings import from_env
-from entrypoint.stacks import hooks
+from entrypoint.stacks import hooks, messages
 from entrypoint.stacks import options as stacks
 from entrypoint.stacks.options import command_words
 from tests.helpers import daemon_argv
@@ -331,3 +331,26 @@ def test_in_hub_mode_a_public_switch_is_refused(base_env, singleuser):
 def test_a_hub_start_without_the_single_user_server_says_so(base_env):
     with pytest.raises(UsageError, match=r"^command='jupyterhub-singleuser': .*not installed"):
         cli.configure({**base_env, **HUB_ENV, "SERVICES": "jupyter"}, ["start-singleuser.py"])
+
+
+@pytest.mark.parametrize(
+    "argv, env, runs",
+    [
+        ([], {}, "jupyter lab"),
+        (["start.sh"], {"DOCKER_STACKS_JUPYTER_CMD": "notebook"}, "jupyter notebook"),
+        (["start-notebook.py", "--debug"], {}, "jupyter lab --debug"),
+        (["jupyter", "server", "--port=9000"], {}, "jupyter lab"),
+        (["start.sh", "Rscript", "-e", "1"], {}, "Rscript -e 1"),
+        ([], {"SERVICES": "sshd"}, "supervisord sshd"),
+    ],
+)  # fmt: skip
+def test_the_start_up_lines_docker_stacks_users_grep_for(base_env, argv, env, runs):
+    env = {**base_env, "JUPYTER_TOKEN": "t" * 32, "PASSWORD": "p" * 12, **env}
+    settings, command = cli.configure(env, command_words(argv))
+    given = " ".join(command_words(argv)) or runs
+    assert messages.entered(command_words(argv), settings, command) == f"Entered start.sh with args: {given}"
+    lines = messages.handing_over(settings, command)
+    # Last, where docker-stacks' own checks look; a root start also says whom it hands over to.
+    assert lines[-1] == f"Executing the command: {runs}"
+    assert lines[:-1] == ([f"Running as {settings.nb_user}: {runs}"] if settings.is_root else [])
+    assert not messages.quiet(env) and messages.quiet({"JUPYTER_DOCKER_STACKS_QUIET": "1"})

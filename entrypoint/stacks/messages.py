@@ -1,0 +1,40 @@
+"""docker-stacks' start-up lines, which people and tools grep the logs for: `Entered start.sh with
+args: ...` when the start begins, and, once the account, folders and hooks are done, `Running as
+NB_USER: ...` (a root start that hands over) and `Executing the command: ...`. On stderr, as
+there; JUPYTER_DOCKER_STACKS_QUIET keeps them back."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from ..core.model import Settings
+
+# The page the supervised Jupyter opens on -> the docker-stacks command that opens it.
+_UIS = {"/tree": "jupyter notebook", "/nbclassic/tree": "jupyter nbclassic"}
+
+
+def quiet(env: Mapping[str, str]) -> bool:
+    return bool(env.get("JUPYTER_DOCKER_STACKS_QUIET"))
+
+
+def what_runs(settings: Settings, command: list[str]) -> list[str]:
+    """The command, or the server the start runs in its place: the supervised Jupyter (as
+    docker-stacks' start-notebook names it) or, without Jupyter, supervisord and its services."""
+    if command:
+        return command
+    if settings.get("jupyter") is None:
+        return ["supervisord", *settings.names]
+    jupyter = settings.own.get("jupyter", {})
+    program = "jupyterhub-singleuser" if settings.hub else _UIS.get(jupyter.get("default_url", ""), "jupyter lab")
+    return [*program.split(), *jupyter.get("options", ())]
+
+
+def entered(words: list[str], settings: Settings, command: list[str]) -> str:
+    """`words`: the start's arguments, less a leading start.sh; none: what the default start runs."""
+    return "Entered start.sh with args: " + " ".join(words or what_runs(settings, command))
+
+
+def handing_over(settings: Settings, command: list[str]) -> list[str]:
+    runs = " ".join(what_runs(settings, command))
+    lines = [f"Running as {settings.nb_user}: {runs}"] if settings.is_root else []
+    return [*lines, f"Executing the command: {runs}"]
