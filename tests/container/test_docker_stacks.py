@@ -124,8 +124,9 @@ def test_start_up_lines_go_to_stderr_as_docker_stacks_writes_them(image):
     assert "Running as root: echo out" in result.stderr
     renamed = run(image, "-e", "NB_USER=nayvoj", "-e", "CHOWN_HOME=yes", "--", "Rscript", "-e", "1")
     said = [line.split("| ", 1)[-1] for line in renamed.stderr.splitlines() if line.startswith("deepdocker | ")]
-    # The last of deepdocker's own lines (the daemons' lines follow, as the services run beside it).
-    assert said[-2:] == ["Running as nayvoj: Rscript -e 1", "Executing the command: Rscript -e 1"], renamed.stderr
+    # Whom it hands over to, then what it runs (the daemons' lines follow, as the services run beside it).
+    handed = [said.index("Running as nayvoj: Rscript -e 1"), said.index("Executing the command: Rscript -e 1")]
+    assert handed[0] < handed[1], renamed.stderr
     assert renamed.stdout == "[1] 1\n"
     quiet = run(image, "-e", "JUPYTER_DOCKER_STACKS_QUIET=1", "--", "true")
     assert quiet.returncode == 0 and "Entered start.sh" not in quiet.stderr and "Executing" not in quiet.stderr
