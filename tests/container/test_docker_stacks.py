@@ -122,7 +122,7 @@ def test_start_up_lines_go_to_stderr_as_docker_stacks_writes_them(image):
     assert result.stdout == "out\n", result.stderr
     assert "Entered start.sh with args: echo out" in result.stderr
     assert "Running as root: echo out" in result.stderr
-    renamed = run(image, "-e", "NB_USER=nayvoj", "-e", "CHOWN_HOME=yes", "--", "Rscript", "-e", "1")
+    renamed = run(image, "-e", "NB_USER=nayvoj", "--", "Rscript", "-e", "1")
     said = [line.split("| ", 1)[-1] for line in renamed.stderr.splitlines() if line.startswith("deepdocker | ")]
     # Whom it hands over to, then what it runs (the daemons' lines follow, as the services run beside it).
     handed = [said.index("Running as nayvoj: Rscript -e 1"), said.index("Executing the command: Rscript -e 1")]
