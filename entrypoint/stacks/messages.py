@@ -8,9 +8,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from ..core.model import Settings
+from ..services.jupyter.command import STACKS_CMDS
 
-# The page the supervised Jupyter opens on -> the docker-stacks command that opens it.
-_UIS = {"/tree": "jupyter notebook", "/nbclassic/tree": "jupyter nbclassic"}
+# The page the supervised Jupyter opens on -> the docker-stacks command that opens it (JupyterLab's
+# page, "", is lab's and server's alike: lab, as docker-stacks' default).
+_UIS = {page: f"jupyter {name}" for name, page in STACKS_CMDS.items() if page}
 
 
 def quiet(env: Mapping[str, str]) -> bool:
