@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import platform
+import signal
 import subprocess
 from collections.abc import Callable
 
@@ -42,6 +43,8 @@ def avx_by_cpuid(command: list[str], **run: object) -> bool | None:
         done = subprocess.run([*command, "-I", "-c", CPUID], capture_output=True, text=True, timeout=60, **run)  # type: ignore[call-overload]
     except (OSError, subprocess.TimeoutExpired):
         return None
+    if done.returncode == -signal.SIGILL:
+        return False  # this CPU lacks what numpy itself is built for: TensorFlow, which imports it, too
     return {"1": True, "0": False}.get(done.stdout.strip())
 
 

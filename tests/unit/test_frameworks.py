@@ -57,8 +57,15 @@ def test_numpy_cpuid_sees_this_cpu():
     assert avx_by_cpuid([sys.executable]) is ("avx" in Path("/proc/cpuinfo").read_text().split())
 
 
+def test_a_numpy_that_dies_of_an_illegal_instruction_means_no_tensorflow_either():
+    # numpy 2.4's x86-64 wheels die so under QEMU's Nehalem; TensorFlow imports numpy first.
+    assert avx_by_cpuid(["/bin/sh", "-c", "kill -ILL $$", "sh"]) is False
+    assert avx_by_cpuid(["/bin/sh", "-c", "exit 1", "sh"]) is None
+
+
 def test_numpy_cpuid_sees_an_emulated_cpu_without_avx():
-    """For real: this Python under QEMU emulating a Nehalem, which has no AVX."""
+    """For real: this Python under QEMU emulating a Nehalem, which has no AVX. numpy's CPUID says so
+    (the image's numpy 2.2), or numpy dies of an illegal instruction (2.4's): no TensorFlow either way."""
     qemu = shutil.which("qemu-x86_64-static", path="/usr/bin:/usr/sbin")
     if not qemu:
         reason = "qemu-user-static (Debian) runs a program on an emulated CPU model"
