@@ -31,6 +31,8 @@ IMAGE_ARGS = --build-arg "FRAMEWORKS=$(FRAMEWORKS)" $(if $(PIP_LOCK),--build-arg
 # The platforms `make image` builds for (PLATFORM=...): a file each in scripts/platforms. The
 # default is this machine's; a foreign one runs through emulation (qemu-user-static). A PLATFORM
 # this cannot build stops here rather than build another.
+include scripts/gpu.env
+GPU_PLATFORM_NAMES := $(addprefix linux/,$(GPU_PLATFORMS))
 PLATFORMS := $(patsubst scripts/platforms/%.env,linux/%,$(sort $(wildcard scripts/platforms/*.env)))
 NATIVE_PLATFORM := linux/$(if $(filter aarch64 arm64,$(shell uname -m)),arm64,amd64)
 PLATFORM ?= $(NATIVE_PLATFORM)
@@ -143,8 +145,8 @@ image: certs ## Build deepdocker:cpu (PLATFORM=linux/amd64|linux/arm64: deepdock
 .PHONY: image-gpu
 # Every framework: where PyTorch's index does not answer, torch comes from PyPI (build-image.sh).
 image-gpu: FRAMEWORKS ?= torch tensorflow keras pytensor onnx
-image-gpu: certs ## Build deepdocker:gpu (CUDA 13 / cuDNN 9 base, linux/amd64; same knobs)
-	@:$(if $(filter-out linux/amd64,$(PLATFORM)),$(error PLATFORM=$(PLATFORM): the GPU image is built for linux/amd64 alone; accepted: linux/amd64))
+image-gpu: certs ## Build deepdocker:gpu (CUDA 13 / cuDNN 9 base, for the platforms of scripts/gpu.env; same knobs)
+	@:$(if $(filter-out $(GPU_PLATFORM_NAMES),$(PLATFORM)),$(error PLATFORM=$(PLATFORM): the GPU image is built for $(GPU_PLATFORM_NAMES) alone; accepted: $(GPU_PLATFORM_NAMES)))
 	TORCH_INDEX=$(TORCH_INDEX_GPU) scripts/build-image.sh Dockerfile.gpu deepdocker:gpu "$(GPU_BASE_IMAGE)" $(IMAGE_ARGS)
 
 .PHONY: release

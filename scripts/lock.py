@@ -33,8 +33,6 @@ PYTHONS = ("3.11", "3.12")
 SYSTEM_CAS = "/etc/ssl/certs/ca-certificates.crt"
 FRAMEWORKS = ("torch", "tensorflow", "keras", "pytensor", "onnx")
 ENVIRONMENTS = ("control-plane", "tensorboard", "user-cpu", "user-gpu")
-# The GPU image is built for amd64 alone (CUDA's base and wheels).
-GPU_PLATFORMS = ("amd64",)
 _VAR = re.compile(r"\$\{([A-Z0-9_]+)\}")
 
 
@@ -63,8 +61,13 @@ def platform_values(arch: str) -> dict[str, str]:
     return assignments(PLATFORMS_DIR / f"{arch}.env", r"(PLATFORM_[A-Z0-9_]+)=(.*)$")
 
 
+def gpu_platforms() -> list[str]:
+    """The architectures the GPU image is built for (scripts/gpu.env, which make reads too)."""
+    return assignments(ROOT / "scripts" / "gpu.env", r"(GPU_PLATFORMS)=(.*)$")["GPU_PLATFORMS"].split()
+
+
 def environments(arch: str) -> tuple[str, ...]:
-    return ENVIRONMENTS if arch in GPU_PLATFORMS else tuple(e for e in ENVIRONMENTS if e != "user-gpu")
+    return ENVIRONMENTS if arch in gpu_platforms() else tuple(e for e in ENVIRONMENTS if e != "user-gpu")
 
 
 def requirement_lines(path: Path, args: dict[str, str]) -> list[str]:
