@@ -1,17 +1,18 @@
-"""Helpers shared by the benchmarks: exact per-child CPU/RSS, stacks, tables."""
+"""Helpers shared by the benchmarks: exact per-child CPU/RSS, stacks, tables, docker runs."""
 
 from __future__ import annotations
 
 import statistics
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tests.helpers import Stack, free_ports, wait_until
 
-__all__ = ["Stack", "free_ports", "measure_call", "table", "wait_until"]
+__all__ = ["Stack", "docker", "free_ports", "measure_call", "start_to_healthy", "table", "wait_until"]
 
 
 # A child's ru_maxrss starts at its parent's high-water mark when it execs, so calls are
@@ -49,3 +50,19 @@ def table(rows: list[tuple[str, float, float, str]], title: str) -> str:
         digits = 3 if unit.strip() in ("s", "%") else 1
         out.append(f"{what:<34} {ours:>10.{digits}f}{unit:>2} {base:>10.{digits}f}{unit:>2} {ratio:>7}")
     return "\n".join(out)
+
+
+def docker(*args: str, timeout: float = 900) -> str:
+    """`docker ARGS`: its stdout, stripped; a failure raises."""
+    return subprocess.run(["docker", *args], capture_output=True, text=True, check=True, timeout=timeout).stdout.strip()
+
+
+def start_to_healthy(image: str, *options: str, wait: int = 600) -> float:
+    """Seconds from `docker run -d OPTIONS IMAGE` to deepdocker-health's green; the container is removed."""
+    t = time.perf_counter()
+    cid = docker("run", "-d", *options, image)
+    try:
+        docker("exec", cid, "deepdocker-health", "--wait", str(wait))
+        return time.perf_counter() - t
+    finally:
+        docker("rm", "-f", cid)

@@ -12,27 +12,11 @@ usage: platforms.py [ROUNDS] [AMD64_IMAGE] [ARM64_IMAGE]   (default 3, deepdocke
 from __future__ import annotations
 
 import statistics
-import subprocess
 import sys
-import time
 
-from common import table
+from common import docker, start_to_healthy, table
 
 TOKEN = "bench-platforms-token-0123456789"
-
-
-def docker(*args: str, timeout: float = 900) -> str:
-    return subprocess.run(["docker", *args], capture_output=True, text=True, check=True, timeout=timeout).stdout.strip()
-
-
-def start_to_healthy(image: str) -> float:
-    t = time.perf_counter()
-    cid = docker("run", "-d", "-e", f"JUPYTER_TOKEN={TOKEN}", image)
-    try:
-        docker("exec", cid, "deepdocker-health", "--wait", "600")
-        return time.perf_counter() - t
-    finally:
-        docker("rm", "-f", cid)
 
 
 def main() -> None:
@@ -49,7 +33,7 @@ def main() -> None:
     times: dict[str, list[float]] = {amd64: [], arm64: []}
     for _ in range(rounds):  # interleaved: a noisy moment hurts both
         for image in (amd64, arm64):
-            times[image].append(start_to_healthy(image))
+            times[image].append(start_to_healthy(image, "-e", f"JUPYTER_TOKEN={TOKEN}"))
     rows = [
         ("image size, uncompressed", size[arm64], size[amd64], "GB"),
         ("start to healthy", statistics.median(times[arm64]), statistics.median(times[amd64]), " s"),

@@ -16,10 +16,9 @@ from __future__ import annotations
 import statistics
 import subprocess
 import sys
-import time
 import uuid
 
-from common import table
+from common import docker, start_to_healthy, table
 
 TOKEN = "bench-env-token-0123456789"
 PACKAGES = 200
@@ -70,20 +69,8 @@ print(json.dumps(out))
 """
 
 
-def docker(*args: str, timeout: float = 600) -> str:
-    return subprocess.run(["docker", *args], capture_output=True, text=True, check=True, timeout=timeout).stdout.strip()
-
-
-def start_to_healthy(image: str, volume: str) -> float:
-    t = time.perf_counter()
-    cid = docker(
-        "run", "-d", "-e", "SERVICES=jupyter", "-e", f"JUPYTER_TOKEN={TOKEN}", "-v", f"{volume}:/home/jovyan", image
-    )
-    try:
-        docker("exec", cid, "deepdocker-health", "--wait", "120")
-        return time.perf_counter() - t
-    finally:
-        docker("rm", "-f", cid)
+def started(volume: str) -> tuple[str, ...]:
+    return "-e", "SERVICES=jupyter", "-e", f"JUPYTER_TOKEN={TOKEN}", "-v", f"{volume}:/home/jovyan"
 
 
 def layer_site(image: str, volume: str) -> str:
@@ -147,8 +134,8 @@ def main() -> int:
             docker("rm", "-f", cid)
         with_pkgs, without = [], []
         for _ in range(rounds):
-            with_pkgs.append(start_to_healthy(image, full))
-            without.append(start_to_healthy(image, empty))
+            with_pkgs.append(start_to_healthy(image, *started(full), wait=120))
+            without.append(start_to_healthy(image, *started(empty), wait=120))
         rows.insert(
             0, (f"start to healthy, {PACKAGES} pkgs", statistics.median(with_pkgs), statistics.median(without), " s")
         )
