@@ -102,7 +102,7 @@ def setup_account(settings: Settings) -> Settings:
         else:
             stacks.remove_sudoers()  # a restarted container without GRANT_SUDO has none
         if opts.chown_home:
-            stacks.chown_tree(account.home, account.uid, account.gid, opts.chown_home_recursive)
+            stacks.chown_tree(users.home_folder(account), account.uid, account.gid, opts.chown_home_recursive)
         for folder in opts.chown_extra:
             stacks.chown_tree(folder, account.uid, account.gid, opts.chown_extra_recursive)
     if settings.shared and settings.shared.action == "adopt":

@@ -390,11 +390,28 @@ def docker_made(path: str) -> bool:
         return False
 
 
+def home_folder(account: Account) -> str:
+    """The folder the account's home is. A renamed account's /home/NEW may be the link rename() made
+    (root's own, in a folder only root writes) to the image's home: that one link is followed, no other
+    (a link the notebook user could have made is taken as it is, and the callers open it O_NOFOLLOW)."""
+    home = account.home
+    parent = os.path.dirname(home)
+    try:
+        link, folder = os.lstat(home), os.stat(parent)
+    except OSError:
+        return home
+    if stat.S_ISLNK(link.st_mode) and link.st_uid == 0 and folder.st_uid == 0 and not folder.st_mode & 0o022:
+        target = os.path.join(parent, os.readlink(home))
+        if not os.path.islink(target):
+            return os.path.normpath(target)
+    return home
+
+
 def _own_home(account: Account, old_uid: int) -> None:
     """The home folder itself (not what is in it; never a link, never a mount of the user's files) is
     the account's, and writable by it alone: sshd refuses keys under a group-writable home. An empty
     mount point Docker made (docker_made) is handed over like the image's own home."""
-    home = os.path.realpath(account.home)  # a renamed account's home may be a link (rename)
+    home = home_folder(account)
     try:
         fd = os.open(home, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
     except OSError:

@@ -354,3 +354,26 @@ def test_the_start_up_lines_docker_stacks_users_grep_for(base_env, argv, env, ru
     assert lines[-1] == f"Executing the command: {runs}"
     assert lines[:-1] == ([f"Running as {settings.nb_user}: {runs}"] if settings.is_root else [])
     assert not messages.quiet(env) and messages.quiet({"JUPYTER_DOCKER_STACKS_QUIET": "1"})
+
+
+def test_chown_home_of_a_renamed_user_follows_the_link_the_rename_made_and_no_other(tmp_path):
+    # docker-stacks' test_nb_user_change: NB_USER=nayvoj CHOWN_HOME=yes, where /home/nayvoj is the
+    # link to the image's home that the rename made (root's, in a folder only root writes).
+    os.chmod(tmp_path, 0o755)
+    image_home = tmp_path / "jovyan"
+    (image_home / "work").mkdir(parents=True)
+    (tmp_path / "nayvoj").symlink_to("jovyan")
+    account = users.Account("nayvoj", 4242, 4343, str(tmp_path / "nayvoj"), rename_from="jovyan")
+    assert users.home_folder(account) == str(image_home)
+    stacks.chown_tree(users.home_folder(account), 4242, 4343, recursive=True)
+    assert [(p.stat().st_uid, p.stat().st_gid) for p in (image_home, image_home / "work")] == [(4242, 4343)] * 2
+    # A link in a folder others can write, or a link to a link, is no home of the account's: taken
+    # as it is, chown_tree (O_NOFOLLOW) refuses it rather than follow it.
+    os.chmod(tmp_path, 0o777)
+    assert users.home_folder(account) == account.home
+    with pytest.raises(OSError):
+        stacks.chown_tree(account.home, 4242, 4343, recursive=False)
+    os.chmod(tmp_path, 0o755)
+    (tmp_path / "alias").symlink_to("nayvoj")
+    assert users.home_folder(users.Account("alias", 4242, 4343, str(tmp_path / "alias"))) == str(tmp_path / "alias")
+    assert users.home_folder(users.Account("nobody", 1, 1, str(tmp_path / "missing"))) == str(tmp_path / "missing")
