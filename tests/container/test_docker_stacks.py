@@ -103,6 +103,16 @@ def test_nb_user_renames_jovyan_home_included(image):
     assert result.stdout.split() == ["alice", "/home/alice", "1", "saved", "1"], result.stderr
 
 
+def test_a_renamed_user_with_chown_home_owns_the_home_the_rename_linked(image):
+    # docker-stacks' test_nb_user_change: /home/nayvoj is the rename's link to the image's home.
+    script = 'id; stat -c "%U %G" /home/nayvoj/ /home/nayvoj/.bashrc'
+    result = run(image, "--user", "root", "-e", "NB_USER=nayvoj", "-e", "CHOWN_HOME=yes", "--", "bash", "-c", script)
+    assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr
+    assert result.stdout.splitlines() == [
+        "uid=1000(nayvoj) gid=100(users) groups=100(users)", "nayvoj users", "nayvoj users"]  # fmt: skip
+    assert "Running as nayvoj: bash -c" in result.stderr
+
+
 def test_chown_home_and_chown_extra(image):
     with tempfile.TemporaryDirectory() as extra:
         Path(extra, "data.csv").write_text("1,2\n")
@@ -122,7 +132,7 @@ def test_start_up_lines_go_to_stderr_as_docker_stacks_writes_them(image):
     assert result.stdout == "out\n", result.stderr
     assert "Entered start.sh with args: echo out" in result.stderr
     assert "Running as root: echo out" in result.stderr
-    renamed = run(image, "-e", "NB_USER=nayvoj", "--", "Rscript", "-e", "1")
+    renamed = run(image, "-e", "NB_USER=nayvoj", "-e", "CHOWN_HOME=yes", "--", "Rscript", "-e", "1")
     said = [line.split("| ", 1)[-1] for line in renamed.stderr.splitlines() if line.startswith("deepdocker | ")]
     # Whom it hands over to, then what it runs (the daemons' lines follow, as the services run beside it).
     handed = [said.index("Running as nayvoj: Rscript -e 1"), said.index("Executing the command: Rscript -e 1")]
