@@ -157,6 +157,9 @@ def main(argv: list[str] | None = None) -> int:
             env = hooks.run(hooks.START, env)
             settings, command = configure(env, command_words(args))
         settings = setup_account(settings)
+        if not messages.quiet(env):
+            for line in messages.account_changes(settings.account):
+                say(line)
         if cpu := frameworks.note(settings):
             settings = dataclasses.replace(settings, notes=(*settings.notes, cpu))
         if hooks.present(hooks.BEFORE):

@@ -1,13 +1,14 @@
 """docker-stacks' start-up lines, which people and tools grep the logs for: `Entered start.sh with
-args: ...` when the start begins, and, once the account, folders and hooks are done, `Running as
-NB_USER: ...` (a root start that hands over) and `Executing the command: ...`. On stderr, as
-there; JUPYTER_DOCKER_STACKS_QUIET keeps them back."""
+args: ...` when the start begins; what it changed of the image's account (`Updated the jovyan
+user:`, `- username: jovyan       -> NEW`, `Update NEW's UID:GID to ...`); and, once the account,
+folders and hooks are done, `Running as NB_USER: ...` (a root start that hands over) and
+`Executing the command: ...`. On stderr, as there; JUPYTER_DOCKER_STACKS_QUIET keeps them back."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
-from ..core.model import Settings
+from ..core.model import Account, Settings
 from ..services.jupyter.command import STACKS_CMDS
 
 # The page the supervised Jupyter opens on -> the docker-stacks command that opens it (JupyterLab's
@@ -40,3 +41,15 @@ def handing_over(settings: Settings, command: list[str]) -> list[str]:
     runs = " ".join(what_runs(settings, command))
     lines = [f"Running as {settings.nb_user}: {runs}"] if settings.is_root else []
     return [*lines, f"Executing the command: {runs}"]
+
+
+def account_changes(account: Account) -> list[str]:
+    """What a root start changed of the image's account, as docker-stacks' start.sh words it."""
+    lines = []
+    if account.rename_from:
+        old = account.rename_from
+        lines += [f"Updated the {old} user:", f"- username: {old:<12} -> {account.name}",
+                  f"- home dir: {'/home/' + old:<12} -> {account.home}"]  # fmt: skip
+    if account.remap:
+        lines.append(f"Update {account.name}'s UID:GID to {account.uid}:{account.gid}")
+    return lines

@@ -377,3 +377,16 @@ def test_chown_home_of_a_renamed_user_follows_the_link_the_rename_made_and_no_ot
     (tmp_path / "alias").symlink_to("nayvoj")
     assert users.home_folder(users.Account("alias", 4242, 4343, str(tmp_path / "alias"))) == str(tmp_path / "alias")
     assert users.home_folder(users.Account("nobody", 1, 1, str(tmp_path / "missing"))) == str(tmp_path / "missing")
+
+
+def test_what_the_start_changed_of_the_account_in_docker_stacks_words():
+    renamed = users.Account("nayvoj", 1000, 100, "/home/nayvoj", rename_from="jovyan")
+    # docker-stacks' test_nb_user_change greps for "username: jovyan       -> nayvoj".
+    assert messages.account_changes(renamed) == [
+        "Updated the jovyan user:",
+        "- username: jovyan       -> nayvoj",
+        "- home dir: /home/jovyan -> /home/nayvoj",
+    ]
+    remapped = users.Account("jovyan", 1010, 101, "/home/jovyan", remap=True)
+    assert messages.account_changes(remapped) == ["Update jovyan's UID:GID to 1010:101"]
+    assert messages.account_changes(users.Account("jovyan", 1000, 100, "/home/jovyan")) == []
