@@ -122,14 +122,28 @@ def chown_tree(path: str, uid: int, gid: int, recursive: bool) -> None:
             os.lchown(os.path.join(root, item), uid, gid)
 
 
+# sudo's own PATH for the notebook user (docker-stacks puts its environment first there too, so that
+# `sudo jupyter ...` and `sudo pip install ...` find the image's): the image's environment, which
+# only root writes, then Debian's secure_path.
+IMAGE_BIN = "/opt/venv/bin"
+SECURE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+
+def sudo_path() -> str:
+    from ..accounts.users import root_only
+
+    return f"{IMAGE_BIN}:{SECURE_PATH}" if root_only(IMAGE_BIN) else SECURE_PATH
+
+
 def write_sudoers(name: str) -> None:
-    """NOPASSWD sudo for the notebook user; written whole, never through a link."""
+    """NOPASSWD sudo for the notebook user, with the image's environment on sudo's PATH; written
+    whole, never through a link."""
     folder = os.path.dirname(SUDOERS)
     os.makedirs(folder, mode=0o750, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=".deepdocker-")  # sudo skips names with a dot
     with os.fdopen(fd, "w") as f:
         os.fchmod(f.fileno(), 0o440)
-        f.write(f"{name} ALL=(ALL:ALL) NOPASSWD:ALL\n")
+        f.write(f'Defaults:{name} secure_path="{sudo_path()}"\n{name} ALL=(ALL:ALL) NOPASSWD:ALL\n')
     os.replace(tmp, SUDOERS)
 
 

@@ -64,10 +64,12 @@ def test_id_as_docker_stacks_prints_it(image, options, expected):
 
 def test_home_umask_and_sudo_as_asked(image):
     script = 'echo "$HOME $(whoami) $(pwd)"; touch f; stat -c %a f; sudo -n id -u 2>&1 || echo no-sudo'
+    script += "; sudo -n which jupyter 2>&1 || echo no-sudo"  # docker-stacks' test_sudo_path
     plain = run(image, "-e", "NB_UMASK=077", "-w", "/tmp", "--", "bash", "-c", script).stdout.splitlines()
     assert (plain[0], plain[1], plain[-1]) == ("/home/jovyan jovyan /tmp", "600", "no-sudo"), plain
     granted = run(image, "--user", "root", "-e", "GRANT_SUDO=yes", "-w", "/tmp", "--", "bash", "-c", script)
-    assert granted.stdout.splitlines() == ["/home/jovyan jovyan /tmp", "644", "0"], granted.stdout + granted.stderr
+    expected = ["/home/jovyan jovyan /tmp", "644", "0", "/opt/venv/bin/jupyter"]
+    assert granted.stdout.splitlines() == expected, granted.stdout + granted.stderr
     refused = run(image, "--user", "1000", "-e", "GRANT_SUDO=yes", "--", "true")
     assert refused.returncode == 2 and refused.stderr.strip().splitlines()[-1].startswith(
         "deepdocker-entrypoint: GRANT_SUDO='yes': only root can do that"

@@ -390,3 +390,20 @@ def test_what_the_start_changed_of_the_account_in_docker_stacks_words():
     remapped = users.Account("jovyan", 1010, 101, "/home/jovyan", remap=True)
     assert messages.account_changes(remapped) == ["Update jovyan's UID:GID to 1010:101"]
     assert messages.account_changes(users.Account("jovyan", 1000, 100, "/home/jovyan")) == []
+
+
+def test_sudo_finds_the_image_environment_only_while_root_alone_can_write_it(monkeypatch, tmp_path):
+    # docker-stacks' test_sudo_path: `sudo which jupyter` finds the image's environment.
+    image_bin, sudoers = tmp_path / "venv-bin", tmp_path / "sudoers.d" / "grant"
+    image_bin.mkdir(mode=0o755)
+    monkeypatch.setattr(stacks, "IMAGE_BIN", str(image_bin))
+    monkeypatch.setattr(stacks, "SUDOERS", str(sudoers))
+    stacks.write_sudoers("alice")
+    assert sudoers.read_text().splitlines() == [
+        f'Defaults:alice secure_path="{image_bin}:{stacks.SECURE_PATH}"',
+        "alice ALL=(ALL:ALL) NOPASSWD:ALL",
+    ]
+    assert oct(sudoers.stat().st_mode & 0o777) == "0o440"
+    image_bin.chmod(0o777)  # a folder others could write: never on root's PATH
+    stacks.write_sudoers("alice")
+    assert sudoers.read_text().splitlines()[0] == f'Defaults:alice secure_path="{stacks.SECURE_PATH}"'
