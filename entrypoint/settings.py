@@ -243,22 +243,6 @@ def _ipv6_outside() -> bool:
         return False
 
 
-MAX_BASE_URL = 512
-
-
-def parse_base_url(raw: str) -> str:
-    url = raw if raw.endswith("/") else raw + "/"
-    segments = url.strip("/").split("/") if url != "/" else []
-    if (
-        len(url) > MAX_BASE_URL
-        or not re.fullmatch(r"/([A-Za-z0-9._~-]+/)*", url)
-        or any(seg in (".", "..") for seg in segments)
-    ):
-        accepted = f"a path such as / or /user/me/ (letters, digits, ._~-; no . or .. parts; at most {MAX_BASE_URL})"
-        raise UsageError("JUPYTER_BASE_URL", raw, "not a URL path", accepted)
-    return url
-
-
 def parse_run_dir(raw: str) -> Path:
     values.plain_path("DEEPDOCKER_RUN_DIR", raw)
     run_dir = Path(raw)
@@ -350,7 +334,7 @@ def from_env(env: Mapping[str, str], path: str | None = None) -> Settings:
         n: s.auth_off_var is not None and values.switch(s.auth_off_var, env.get(s.auth_off_var))
         for n, s in REGISTRY.items()
     }
-    base_url = parse_base_url(env.get("JUPYTER_BASE_URL", "/"))
+    base_url = values.base_url("JUPYTER_BASE_URL", env.get("JUPYTER_BASE_URL", "/"))
 
     if not is_root and "HOME" in env:
         values.path("HOME", env["HOME"])

@@ -97,3 +97,20 @@ def parse_port(var: str, raw: str) -> int:
     if not 1 <= port <= 65535:
         raise UsageError(var, raw, "port out of range", "an integer from 1 to 65535")
     return port
+
+
+MAX_BASE_URL = 512
+
+
+def base_url(var: str, raw: str) -> str:
+    """A URL path the server lives under (JUPYTER_BASE_URL, --ServerApp.base_url), with its final /."""
+    url = raw if raw.endswith("/") else raw + "/"
+    segments = url.strip("/").split("/") if url != "/" else []
+    if (
+        len(url) > MAX_BASE_URL
+        or not re.fullmatch(r"/([A-Za-z0-9._~-]+/)*", url)
+        or any(seg in (".", "..") for seg in segments)
+    ):
+        accepted = f"a path such as / or /user/me/ (letters, digits, ._~-; no . or .. parts; at most {MAX_BASE_URL})"
+        raise UsageError(var, raw, "not a URL path", accepted)
+    return url

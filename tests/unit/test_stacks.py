@@ -68,6 +68,8 @@ def test_start_sh_is_the_command_it_runs():
         ("start-singleuser.sh", {"JUPYTERHUB_API_TOKEN": "t" * 32, "JUPYTERHUB_SERVICE_URL": "ftp://x"},
          "JUPYTERHUB_SERVICE_URL"),
         ("jupyterhub-singleuser --ServerApp.token=secret", {"JUPYTERHUB_API_TOKEN": "t" * 32}, "--ServerApp.token"),
+        ("start-notebook.py --ServerApp.base_url=/../etc", {}, "--ServerApp.base_url"),
+        ("start-notebook.py", {"NOTEBOOK_ARGS": "--NotebookApp.base_url"}, "NOTEBOOK_ARGS"),
     ],
 )  # fmt: skip
 def test_bad_start_options_name_where_they_came_from(argv, env, named):
@@ -75,6 +77,25 @@ def test_bad_start_options_name_where_they_came_from(argv, env, named):
         jupyter_request(shlex.split(argv), env)
     assert str(e.value).startswith(f"{named}=")
     assert "secret" not in str(e.value)
+
+
+@pytest.mark.parametrize(
+    "argv, env, base_url",
+    [
+        ("start-notebook.py --ServerApp.base_url=/test", {}, "/test/"),
+        ("start-notebook.py --ServerApp.base_url /test/", {}, "/test/"),
+        ("start-notebook.py", {"NOTEBOOK_ARGS": "--NotebookApp.base_url=/nb"}, "/nb/"),
+        ("jupyter lab --ServerApp.base_url=/lab/", {"JUPYTER_BASE_URL": "/other/"}, "/lab/"),
+        ("start-notebook.py --debug", {"JUPYTER_BASE_URL": "/other/"}, "/other/"),
+    ],
+)  # fmt: skip
+def test_a_base_url_option_is_the_servers_base_url_once(tmp_path, base_env, argv, env, base_url):
+    # docker-stacks' healthcheck runs `start-notebook.py --ServerApp.base_url=/test`: one base URL,
+    # which the login, the services under Jupyter and the health check all follow.
+    settings, command = cli.configure({**base_env, "SERVICES": "jupyter", **env}, command_words(shlex.split(argv)))
+    assert command == [] and settings.jupyter_base_url == base_url
+    argv = daemon_argv(programs(settings, tmp_path)["jupyter"].command)
+    assert [a for a in argv if a.partition("=")[0].endswith(".base_url")] == [f"--ServerApp.base_url={base_url}"]
 
 
 def programs(settings, folder) -> dict:

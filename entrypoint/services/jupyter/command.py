@@ -47,6 +47,8 @@ INFO = {"-h", "--help", "--help-all", "--version", "--generate-config", "--show-
 # Already what deepdocker does: listening on DEEPDOCKER_BIND, no browser, never as root.
 DROPPED = {"--allow-root", "--no-browser"}
 ANY_ADDRESS = {"0.0.0.0", "*", "", "::"}
+# The server's base URL: JUPYTER_BASE_URL, which every service under it and the health check follow.
+BASE_URL = {"--ServerApp.base_url", "--NotebookApp.base_url"}
 # Jupyter's login cannot be switched off, and a token in argv shows in `ps`.
 _LOGIN = re.compile(r"--(\w+\.)?(token|password|password_required|disable_check_xsrf)(=|$)", re.I)
 
@@ -58,6 +60,8 @@ class JupyterRequest:
     options: tuple[str, ...]
     # Set: JupyterHub's single-user server (hub).
     hub: Hub | None = None
+    # Set: the base URL the options asked for (as JUPYTER_BASE_URL would).
+    base_url: str | None = None
 
     @property
     def whole(self) -> bool:
@@ -70,6 +74,8 @@ class JupyterRequest:
         services = env.get("SERVICES")
         if services is not None and not re.search(r"\b(jupyter|all)\b", services, re.I):
             env["SERVICES"] = f"{services},jupyter"
+        if self.base_url is not None:
+            env["JUPYTER_BASE_URL"] = self.base_url
         if self.hub is not None:
             env["JUPYTER_BASE_URL"] = self.hub.prefix
             if self.hub.port is not None:
@@ -152,7 +158,9 @@ def jupyter_request(args: list[str], env: Mapping[str, str] | None = None) -> Ju
         from_command = _server(page, args[1:])
         if from_command is None:
             raise UsageError("command", shlex.join(args), "not only server options", "--Name.option=value ...")
-        return JupyterRequest(page, from_command.port or from_var.port, (*from_var.options, *from_command.options))
+        options = (*from_var.options, *from_command.options)
+        base_url = from_command.base_url or from_var.base_url
+        return JupyterRequest(page, from_command.port or from_var.port, options, base_url=base_url)
     found = _words(args)
     if found is None:
         return None
@@ -162,7 +170,7 @@ def jupyter_request(args: list[str], env: Mapping[str, str] | None = None) -> Ju
 def _server(default_url: str, rest: list[str]) -> JupyterRequest | None:
     if any(a.split("=", 1)[0] in INFO for a in rest):
         return None
-    port = None
+    port = base_url = None
     options = []
     i = 0
     while i < len(rest):
@@ -170,15 +178,18 @@ def _server(default_url: str, rest: list[str]) -> JupyterRequest | None:
             return None  # a subcommand or a file: not a server start
         option = values.text("command option", rest[i], what="an option")
         name, has_value, value = option.partition("=")
-        if name in ("--port", "--ip") and not has_value:
+        if name in ("--port", "--ip", *BASE_URL) and not has_value:
             # `--port 8888`: the value is the next word.
             if i + 1 >= len(rest):
-                raise UsageError(name, "", "no value", "--port=NUMBER" if name == "--port" else "--ip=ADDRESS")
+                form = {"--port": "--port=NUMBER", "--ip": "--ip=ADDRESS"}.get(name, f"{name}=/PATH/")
+                raise UsageError(name, "", "no value", form)
             i += 1
             value = values.text(name, rest[i], what="a value")
         i += 1
         if name == "--port":
             port = str(parse_port("--port", value))
+        elif name in BASE_URL:
+            base_url = values.base_url(name, value)
         elif name == "--ip":
             if value not in ANY_ADDRESS:
                 raise UsageError("--ip", value, "deepdocker picks the address", "0.0.0.0, or DEEPDOCKER_BIND=ADDRESS")
@@ -194,4 +205,4 @@ def _server(default_url: str, rest: list[str]) -> JupyterRequest | None:
             )
         else:
             options.append(option)
-    return JupyterRequest(default_url, port, tuple(options))
+    return JupyterRequest(default_url, port, tuple(options), base_url=base_url)
