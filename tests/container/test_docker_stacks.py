@@ -172,6 +172,38 @@ def test_start_notebook_py_with_notebook_args_and_options(containers):
     assert api(c.port(8888), TOKEN, "/api/status")[0] == 200
 
 
+@pytest.mark.parametrize(
+    "env, opts",
+    [
+        ({}, ()),
+        ({"GEN_CERT": "1", "JUPYTER_PORT": "7891"}, ()),
+        ({"NB_USER": "testuser", "CHOWN_HOME": "1", "JUPYTER_PORT": "8123"}, ("--user", "root")),
+    ],
+)
+def test_start_notebook_with_a_base_url_is_healthy_by_dockers_own_healthcheck(containers, env, opts):
+    # docker-stacks' test_healthcheck: `start-notebook.py --ServerApp.base_url=/test`, read by Docker's
+    # HEALTHCHECK; the server is under /test/ alone, behind its login.
+    env = {"JUPYTER_TOKEN": TOKEN, **env}
+    port = int(env.get("JUPYTER_PORT", 8888))
+    c = containers.run("start-notebook.py", "--ServerApp.base_url=/test", env=env, ports=[port], opts=opts)
+    c.wait_health(timeout=120)
+    scheme = "https" if "GEN_CERT" in env else "http"
+    context = ssl.create_default_context()
+    context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+
+    def status(token: str, path: str) -> int:
+        url = f"{scheme}://127.0.0.1:{c.port(port)}{path}"
+        request = urllib.request.Request(url, headers={"Authorization": f"token {token}"})
+        try:
+            with urllib.request.urlopen(request, timeout=30, context=context) as r:
+                return r.status
+        except urllib.error.HTTPError as e:
+            return e.code
+
+    assert [status(TOKEN, "/test/api/status"), status("wrong", "/test/api/status"), status(TOKEN, "/api/status")] == [
+        200, 403, 404]  # fmt: skip
+
+
 @pytest.mark.parametrize("cmd, page", [("notebook", "/tree"), ("nbclassic", "/nbclassic/tree"), ("lab", "/lab")])
 def test_docker_stacks_jupyter_cmd(containers, cmd, page):
     c = containers.run(
