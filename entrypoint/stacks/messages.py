@@ -1,8 +1,9 @@
 """docker-stacks' start-up lines, which people and tools grep the logs for: `Entered start.sh with
 args: ...` when the start begins; what it changed of the image's account (`Updated the jovyan
 user:`, `- username: jovyan       -> NEW`, `Update NEW's UID:GID to ...`); and, once the account,
-folders and hooks are done, `Running as NB_USER: ...` (a root start that hands over) and
-`Executing the command: ...`. On stderr, as there; JUPYTER_DOCKER_STACKS_QUIET keeps them back."""
+folders and hooks are done, `Running as NB_USER: ...` (a root start that hands over),
+`Executing the command: ...` and, for the Jupyter server, start-notebook.py's `Executing: ...`.
+On stderr, as there; JUPYTER_DOCKER_STACKS_QUIET keeps them back."""
 
 from __future__ import annotations
 
@@ -38,9 +39,12 @@ def entered(words: list[str], settings: Settings, command: list[str]) -> str:
 
 
 def handing_over(settings: Settings, command: list[str]) -> list[str]:
+    """Whom the start hands over to, what it runs, and, where that is the Jupyter server, the line
+    docker-stacks' start-notebook.py and start-singleuser.py write last (`Executing: jupyter lab`)."""
     runs = " ".join(what_runs(settings, command))
     lines = [f"Running as {settings.nb_user}: {runs}"] if settings.is_root else []
-    return [*lines, f"Executing the command: {runs}"]
+    server = [f"Executing: {runs}"] if not command and settings.get("jupyter") is not None else []
+    return [*lines, f"Executing the command: {runs}", *server]
 
 
 def account_changes(account: Account) -> list[str]:

@@ -202,6 +202,7 @@ def test_start_notebook_with_a_base_url_is_healthy_by_dockers_own_healthcheck(co
 
     assert [status(TOKEN, "/test/api/status"), status("wrong", "/test/api/status"), status(TOKEN, "/api/status")] == [
         200, 403, 404]  # fmt: skip
+    assert "Executing: jupyter lab" in c.logs()  # start-notebook.py's last line, which test_start_notebook reads
 
 
 @pytest.mark.parametrize("cmd, page", [("notebook", "/tree"), ("nbclassic", "/nbclassic/tree"), ("lab", "/lab")])

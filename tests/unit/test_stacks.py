@@ -371,9 +371,11 @@ def test_the_start_up_lines_docker_stacks_users_grep_for(base_env, argv, env, ru
     given = " ".join(command_words(argv)) or runs
     assert messages.entered(command_words(argv), settings, command) == f"Entered start.sh with args: {given}"
     lines = messages.handing_over(settings, command)
-    # Last, where docker-stacks' own checks look; a root start also says whom it hands over to.
-    assert lines[-1] == f"Executing the command: {runs}"
-    assert lines[:-1] == ([f"Running as {settings.nb_user}: {runs}"] if settings.is_root else [])
+    # Where docker-stacks' own checks look; a root start also says whom it hands over to, and the
+    # Jupyter server start, as start-notebook.py does, what it executes.
+    server = [f"Executing: {runs}"] if runs.startswith("jupyter") else []
+    assert lines[-1 - len(server) :] == [f"Executing the command: {runs}", *server]
+    assert lines[: -1 - len(server)] == ([f"Running as {settings.nb_user}: {runs}"] if settings.is_root else [])
     assert not messages.quiet(env) and messages.quiet({"JUPYTER_DOCKER_STACKS_QUIET": "1"})
 
 
