@@ -89,7 +89,7 @@ lint: venv ## ruff, mypy, hadolint, shellcheck
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 	$(VENV)/bin/hadolint Dockerfile.cpu Dockerfile.gpu
-	shellcheck scripts/*.sh .ci/run
+	shellcheck scripts/*.sh entrypoint/stacks/run-hooks.sh .ci/run
 
 .PHONY: bench
 bench: venv ## Start/restart/stop times, health-probe cost, RSS beside stock supervisord; then bench-lean

@@ -28,6 +28,10 @@ for cmd in start.sh start-notebook.sh start-notebook.py start-singleuser.sh star
   printf '#!/bin/sh\nexec %s %s "$@"\n' "$venv/bin/deepdocker-entrypoint" "$cmd" >"/usr/local/bin/$cmd"
   chmod 755 "/usr/local/bin/$cmd"
 done
+# docker-stacks' run-hooks.sh (`source /usr/local/bin/run-hooks.sh FOLDER`): the file the start runs
+# its own hooks with.
+ln -sf "$("$venv/bin/python" -I -c 'from entrypoint.stacks.hooks import RUN_HOOKS; print(RUN_HOOKS)')" \
+  /usr/local/bin/run-hooks.sh
 # `supervisorctl status` with no flags finds the rendered config here.
 ln -sf /run/deepdocker/supervisord.conf /etc/supervisord.conf
 # The run dir is a VOLUME (Dockerfile): per-container state stays out of `docker commit`. Open

@@ -17,33 +17,10 @@ import subprocess
 START = "/usr/local/bin/start-notebook.d"
 BEFORE = "/usr/local/bin/before-notebook.d"
 
-# Its lines are docker-stacks' own (tools and people grep a start's log for them), on stderr;
-# JUPYTER_DOCKER_STACKS_QUIET keeps all but the ERROR lines back, as there.
-_SCRIPT = r"""
-say() { [ -n "${JUPYTER_DOCKER_STACKS_QUIET:-}" ] || echo "$*" >&2; }
-failed() { echo "ERROR: $1 has failed, continuing execution (status $2)" >&2; }
-say "Running hooks in: $1 as uid: $(id -u) gid: $(id -g)"
-for f in "$1"/*; do
-  [ -e "$f" ] || continue
-  case "$f" in
-    *.sh)
-      say "Sourcing shell script: $f"
-      # shellcheck disable=SC1090
-      source "$f"
-      s=$?; set +e; [ "$s" -eq 0 ] || failed "$f" "$s" ;;
-    *)
-      if [ -f "$f" ] && [ -x "$f" ]; then
-        say "Running executable: $f"
-        "$f"
-        s=$?; [ "$s" -eq 0 ] || failed "$f" "$s"
-      else
-        say "Ignoring non-executable: $f"
-      fi ;;
-  esac
-done
-say "Done running hooks in: $1"
-env -0 >&"$2"
-"""
+# The hooks run by the same file the image gives as /usr/local/bin/run-hooks.sh, and the
+# environment they leave comes back through the pipe on fd $2.
+RUN_HOOKS = os.path.join(os.path.dirname(__file__), "run-hooks.sh")
+_SCRIPT = 'source "$0" "$1" || exit 1; env -0 >&"$2"'
 # Set by bash itself, not by a hook.
 _SHELL_VARS = ("_", "SHLVL", "OLDPWD", "PWD")
 
@@ -72,7 +49,7 @@ def run(folder: str, env: dict[str, str]) -> dict[str, str]:
     r, w = os.pipe()
     try:
         proc = subprocess.Popen(
-            ["/bin/bash", "-c", _SCRIPT, "deepdocker-hooks", folder, str(w)],
+            ["/bin/bash", "-c", _SCRIPT, RUN_HOOKS, folder, str(w)],
             env=run_env,
             stdin=subprocess.DEVNULL,
             stdout=2,

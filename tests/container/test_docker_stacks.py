@@ -216,6 +216,14 @@ def test_docker_stacks_jupyter_cmd(containers, cmd, page):
         assert r.status == 200 and r.url.split("?")[0].endswith(page)
 
 
+def test_run_hooks_sh_is_there_to_source_as_docker_stacks_users_do(image):
+    script = (
+        "mkdir /tmp/h && echo 'export X=1' > /tmp/h/a.sh && source /usr/local/bin/run-hooks.sh /tmp/h/ && echo X=$X"
+    )
+    result = run(image, "-e", "JUPYTER_DOCKER_STACKS_QUIET=1", "--", "bash", "-c", script)
+    assert result.stdout == "X=1\n", result.stderr
+
+
 def test_start_sh_runs_the_command_and_singleuser_needs_a_hub(image):
     assert run(image, "--", "start.sh", "whoami").stdout == "jovyan\n"
     # A Hub's start is tests/container/test_hub.py's; without one, one line and nothing started.

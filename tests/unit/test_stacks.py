@@ -6,6 +6,7 @@ import os
 import pwd
 import shlex
 import shutil
+import subprocess
 import tempfile
 from pathlib import Path
 
@@ -430,3 +431,32 @@ def test_sudo_finds_the_image_environment_only_while_root_alone_can_write_it(mon
     image_bin.chmod(0o777)  # a folder others could write: never on root's PATH
     stacks.write_sudoers("alice")
     assert sudoers.read_text().splitlines()[0] == f'Defaults:alice secure_path="{stacks.SECURE_PATH}"'
+
+
+@pytest.mark.parametrize(
+    "args, said",
+    [
+        ("", "ERROR: Should pass exactly one directory (got 0)"),
+        ("a b", "ERROR: Should pass exactly one directory (got 2)"),
+        ("/nonexistent/", "ERROR: Directory /nonexistent/ doesn't exist or is not a directory"),
+        ("/etc/hostname", "ERROR: Directory /etc/hostname doesn't exist or is not a directory"),
+    ],
+)
+def test_run_hooks_sh_sourced_by_hand_refuses_anything_but_one_folder(args, said):
+    # docker-stacks' test_run_hooks: `source /usr/local/bin/run-hooks.sh ...` in a user's shell.
+    script = f'source {shlex.quote(hooks.RUN_HOOKS)} {args}; echo "status $?"'
+    done = subprocess.run(["/bin/bash", "-c", script], capture_output=True, text=True, env={"PATH": "/usr/bin:/bin"})
+    assert done.stdout == "status 1\n" and done.stderr.startswith(said), done.stderr
+
+
+def test_run_hooks_sh_leaves_the_hooks_variables_and_nothing_of_its_own_in_the_shell(tmp_path):
+    write_hook(tmp_path, "a.sh", "export MY_VAR=123\n", 0o644)
+    write_hook(tmp_path, "b.sh", 'echo "b sees $MY_VAR"; run-unknown-command\n', 0o644)
+    write_hook(tmp_path, "c", '#!/bin/sh\necho "c sees $MY_VAR"\n')
+    script = f"source {shlex.quote(hooks.RUN_HOOKS)} {tmp_path}/; "
+    script += (
+        'echo "after: $MY_VAR"; declare -F _deepdocker_hooks_say || echo "no helper"; echo "${_deepdocker_hook-none}"'
+    )
+    done = subprocess.run(["/bin/bash", "-c", script], capture_output=True, text=True, env={"PATH": "/usr/bin:/bin"})
+    assert done.stdout.splitlines() == ["b sees 123", "c sees 123", "after: 123", "no helper", "none"]
+    assert f"ERROR: {tmp_path}//b.sh has failed, continuing execution (status 127)" in done.stderr
