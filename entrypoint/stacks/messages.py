@@ -29,7 +29,11 @@ def what_runs(settings: Settings, command: list[str]) -> list[str]:
     if settings.get("jupyter") is None:
         return ["supervisord", *settings.names]
     jupyter = settings.own.get("jupyter", {})
-    program = "jupyterhub-singleuser" if settings.hub else _UIS.get(jupyter.get("default_url", ""), "jupyter lab")
+    program = (
+        "jupyterhub-singleuser"
+        if settings.hub
+        else jupyter.get("program") or _UIS.get(jupyter.get("default_url", ""), "jupyter lab")
+    )
     return [*program.split(), *jupyter.get("options", ())]
 
 

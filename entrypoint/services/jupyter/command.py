@@ -62,6 +62,8 @@ class JupyterRequest:
     hub: Hub | None = None
     # Set: the base URL the options asked for (as JUPYTER_BASE_URL would).
     base_url: str | None = None
+    # The server as docker-stacks names what it runs (`jupyter server`), for the start-up lines.
+    program: str = ""
 
     @property
     def whole(self) -> bool:
@@ -88,7 +90,8 @@ class JupyterRequest:
 
     def apply(self, settings: Settings) -> Settings:
         """The supervised Jupyter as asked: its page and options; in hub mode, the Hub's server."""
-        own = {**settings.own, "jupyter": {"default_url": self.default_url, "options": self.options}}
+        jupyter = {"default_url": self.default_url, "options": self.options, "program": self.program}
+        own = {**settings.own, "jupyter": jupyter}
         settings = dataclasses.replace(settings, own=own)
         return hub.hub_mode(settings, self.hub) if self.hub else settings
 
@@ -160,11 +163,14 @@ def jupyter_request(args: list[str], env: Mapping[str, str] | None = None) -> Ju
             raise UsageError("command", shlex.join(args), "not only server options", "--Name.option=value ...")
         options = (*from_var.options, *from_command.options)
         base_url = from_command.base_url or from_var.base_url
-        return JupyterRequest(page, from_command.port or from_var.port, options, base_url=base_url)
+        program = f"jupyter {(env.get('DOCKER_STACKS_JUPYTER_CMD') or 'lab').strip().lower()}"
+        return JupyterRequest(page, from_command.port or from_var.port, options, base_url=base_url, program=program)
     found = _words(args)
     if found is None:
         return None
-    return _server(*found)
+    request = _server(*found)
+    typed = os.path.basename(args[0]).replace("-", " ") if "-" in os.path.basename(args[0]) else " ".join(args[:2])
+    return request and dataclasses.replace(request, program=typed)
 
 
 def _server(default_url: str, rest: list[str]) -> JupyterRequest | None:
