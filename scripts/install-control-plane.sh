@@ -32,6 +32,9 @@ done
 # its own hooks with.
 ln -sf "$("$venv/bin/python" -I -c 'from entrypoint.stacks.hooks import RUN_HOOKS; print(RUN_HOOKS)')" \
   /usr/local/bin/run-hooks.sh
+# docker-stacks' home: `work` (where its docs mount a project: -v "$PWD":/home/jovyan/work) and
+# `.jupyter`, the notebook user's, in its group, as the rest of the home (install-system.sh).
+install -d -o "$NB_USER" -g users -m 2775 "/home/$NB_USER/work" "/home/$NB_USER/.jupyter"
 # `supervisorctl status` with no flags finds the rendered config here.
 ln -sf /run/deepdocker/supervisord.conf /etc/supervisord.conf
 # The run dir is a VOLUME (Dockerfile): per-container state stays out of `docker commit`. Open
