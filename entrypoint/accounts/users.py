@@ -18,7 +18,7 @@ import re
 import stat
 import subprocess
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from pathlib import Path
 
 from ..core import values
@@ -235,8 +235,15 @@ def nss_group(account: Account) -> str:
             line = ":".join(fields)
         out.append(line)
     if not found:
-        out.append(f"{account.group or f'{account.name}-{account.gid}'}:x:{account.gid}:")
+        taken = {line.split(":", 1)[0] for line in lines}
+        out.append(f"{account.group or new_group_name(account.name, account.gid, taken)}:x:{account.gid}:")
     return "\n".join(out) + "\n"
+
+
+def new_group_name(user: str, gid: int, taken: Collection[str]) -> str:
+    """The name a new NB_GID's group gets: the user's own, as docker-stacks names it, unless a group
+    has that name already (the user's name and the GID then)."""
+    return user if user not in taken else f"{user}-{gid}"
 
 
 def shared_folder(path: str | None, account: Account, is_root: bool) -> SharedFolder | None:
@@ -345,7 +352,9 @@ def apply(account: Account) -> None:
         try:
             grp.getgrgid(account.gid)
         except KeyError:
-            subprocess.run(["groupadd", "-g", str(account.gid), f"{account.name}-{account.gid}"], check=True)
+            taken = {g.gr_name for g in grp.getgrall()}
+            name = new_group_name(account.name, account.gid, taken)
+            subprocess.run(["groupadd", "-g", str(account.gid), name], check=True)
     # Not usermod -u/-g: they chown (and chgrp) everything in the home folder, a volume of the
     # user's files, and stop at a home that is a link (a renamed account's). The host UID may
     # already have a name in the image: two names for one UID, as usermod -o allows.

@@ -48,6 +48,7 @@ def test_a_command_writes_into_the_mounted_folder_as_the_notebook_user(image, ho
     "options, expected",
     [
         (("--user", "root", "-e", "NB_UID=1010"), "uid=1010(jovyan) gid=100(users) groups=100(users)"),
+        (("--user", "root", "-e", "NB_GID=110"), "uid=1000(jovyan) gid=110(jovyan) groups=110(jovyan),100(users)"),
         ((), "uid=1000(jovyan) gid=100(users) groups=100(users)"),
         (("-e", "NB_USER=root"), "uid=0(root) gid=0(root) groups=0(root)"),
         (("--user", "root", "-e", "NB_UID=0"), "uid=0(root) gid=0(root) groups=0(root)"),

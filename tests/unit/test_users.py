@@ -186,8 +186,11 @@ def test_a_read_only_etc_gets_the_entry_from_nss_wrapper(etc):
     renamed = users.Account("alice", 1500, 1600, "/home/jovyan", remap=True, rename_from="jovyan", nss=True)
     assert "alice:x:1500:1600::/home/jovyan:/bin/bash" in users.nss_passwd(renamed).splitlines()
     group = users.nss_group(renamed).splitlines()
-    # The renamed account keeps its groups (users, staff), and its new gid gets a group of its own.
-    assert "users:x:100:alice" in group and "staff:x:50:alice,other" in group and "alice-1600:x:1600:" in group
+    # The renamed account keeps its groups (users, staff), and its new gid gets a group of its own,
+    # of its name, as docker-stacks' NB_GID does (the GID too where that name is a group's already).
+    assert "users:x:100:alice" in group and "staff:x:50:alice,other" in group and "alice:x:1600:" in group
+    staff = users.Account("staff", 1500, 1600, "/home/jovyan", remap=True, rename_from="jovyan", nss=True)
+    assert "staff-1600:x:1600:" in users.nss_group(staff).splitlines()
     assert users.groups(renamed) == [50, 100, 1600]
     named = users.Account("jovyan", 1000, 100, "/home/jovyan", group="lab", nss=True)
     assert "lab:x:100:jovyan" in users.nss_group(named).splitlines()
