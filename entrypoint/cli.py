@@ -127,7 +127,9 @@ def configure(env: Mapping[str, str], command: list[str]) -> tuple[Settings, lis
     `jupyter notebook ...`, start-notebook.py, a Hub's start) is taken out of it."""
     request = next((r for s in REGISTRY.values() if s.front_door and (r := s.front_door(command, env))), None)
     # A command asks for the server (enabled if need be); NOTEBOOK_ARGS alone only shape it.
-    settings = from_env(request.env(dict(env)) if request and (command or request.whole) else env)
+    if request:
+        env = request.env(dict(env)) if command or request.whole else request.shape(env)
+    settings = from_env(env)
     if request:
         # The command was the front door's server: it is the supervised one, not a second one.
         settings, command = request.apply(settings), []

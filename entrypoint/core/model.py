@@ -61,6 +61,10 @@ class FrontDoor(Protocol):
     def env(self, env: dict[str, str]) -> dict[str, str]:
         """The environment that gives it (the service enabled, the port it asked for...)."""
 
+    def shape(self, env: Mapping[str, str]) -> dict[str, str]:
+        """The environment that gives its options' port and base URL, without enabling it (the
+        options came in a variable alone, with no command)."""
+
     def apply(self, settings: Settings) -> Settings:
         """The settings once it is taken in."""
 

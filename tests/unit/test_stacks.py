@@ -88,6 +88,8 @@ def test_bad_start_options_name_where_they_came_from(argv, env, named):
         ("start-notebook.py", {"NOTEBOOK_ARGS": "--NotebookApp.base_url=/nb"}, "/nb/"),
         ("jupyter lab --ServerApp.base_url=/lab/", {"JUPYTER_BASE_URL": "/other/"}, "/lab/"),
         ("start-notebook.py --debug", {"JUPYTER_BASE_URL": "/other/"}, "/other/"),
+        # docker-stacks' test_notebook_args: NOTEBOOK_ARGS alone, the image's default start.
+        ("", {"NOTEBOOK_ARGS": "--ServerApp.base_url=/tests-base-url"}, "/tests-base-url/"),
     ],
 )  # fmt: skip
 def test_a_base_url_option_is_the_servers_base_url_once(tmp_path, base_env, argv, env, base_url):
@@ -462,3 +464,12 @@ def test_run_hooks_sh_leaves_the_hooks_variables_and_nothing_of_its_own_in_the_s
     done = subprocess.run(["/bin/bash", "-c", script], capture_output=True, text=True, env={"PATH": "/usr/bin:/bin"})
     assert done.stdout.splitlines() == ["b sees 123", "c sees 123", "after: 123", "no helper", "none"]
     assert f"ERROR: {tmp_path}//b.sh has failed, continuing execution (status 127)" in done.stderr
+
+
+def test_notebook_args_alone_shape_the_server_services_pick_and_enable_nothing(base_env):
+    env = {**base_env, "SERVICES": "jupyter", "NOTEBOOK_ARGS": "--port=9001 --ServerApp.base_url=/nb"}
+    settings, _ = cli.configure(env, [])
+    jupyter = settings.get("jupyter")
+    assert settings.jupyter_base_url == "/nb/" and jupyter is not None and jupyter.port == 9001
+    settings, _ = cli.configure({**env, "SERVICES": "sshd", "PASSWORD": "p" * 12}, [])
+    assert settings.get("jupyter") is None

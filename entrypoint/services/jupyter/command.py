@@ -72,18 +72,26 @@ class JupyterRequest:
     def env(self, env: dict[str, str]) -> dict[str, str]:
         """The environment that gives this: jupyter enabled, on the port asked for (in hub mode,
         the Hub's port, prefix and address)."""
-        env = dict(env)
+        env = self.shape(env)
         services = env.get("SERVICES")
         if services is not None and not re.search(r"\b(jupyter|all)\b", services, re.I):
             env["SERVICES"] = f"{services},jupyter"
-        if self.base_url is not None:
-            env["JUPYTER_BASE_URL"] = self.base_url
         if self.hub is not None:
             env["JUPYTER_BASE_URL"] = self.hub.prefix
             if self.hub.port is not None:
                 env["JUPYTER_PORT"] = self.hub.port
             if self.hub.bind:
                 env["DEEPDOCKER_BIND"] = self.hub.bind
+        if self.port is not None:
+            env["JUPYTER_PORT"] = self.port
+        return env
+
+    def shape(self, env: Mapping[str, str]) -> dict[str, str]:
+        """The environment that gives the port and base URL the options asked for (NOTEBOOK_ARGS
+        alone shape the server that SERVICES picks, without enabling it)."""
+        env = dict(env)
+        if self.base_url is not None:
+            env["JUPYTER_BASE_URL"] = self.base_url
         if self.port is not None:
             env["JUPYTER_PORT"] = self.port
         return env
