@@ -82,7 +82,7 @@ def test_home_umask_and_sudo_as_asked(image):
     [
         (("-e", "NB_USER=alice", "-e", "NB_UID=1500"), "uid=1500(alice) gid=100(users) groups=100(users)"),
         (("-e", "NB_USER=alice", "-e", "NB_UID=1500", "-e", "NB_GID=1600"),
-         "uid=1500(alice) gid=1600(alice-1600) groups=1600(alice-1600),100(users)"),
+         "uid=1500(alice) gid=1600(alice) groups=1600(alice),100(users)"),
     ],
 )  # fmt: skip
 def test_a_rename_with_a_uid_change(image, options, expected):
