@@ -149,6 +149,10 @@ image-gpu: certs ## Build deepdocker:gpu (CUDA 13 / cuDNN 9 base, for the platfo
 	@:$(if $(filter-out $(GPU_PLATFORM_NAMES),$(PLATFORM)),$(error PLATFORM=$(PLATFORM): the GPU image is built for $(GPU_PLATFORM_NAMES) alone; accepted: $(GPU_PLATFORM_NAMES)))
 	TORCH_INDEX=$(TORCH_INDEX_GPU) scripts/build-image.sh Dockerfile.gpu deepdocker:gpu "$(GPU_BASE_IMAGE)" $(IMAGE_ARGS)
 
+.PHONY: size-gate
+size-gate: ## Each image's layers by build step against scripts/size-budgets.json, 5% over fails (IMAGES=deepdocker:cpu deepdocker:gpu)
+	@for i in $(or $(IMAGES),deepdocker:cpu deepdocker:gpu); do $(PYTHON) scripts/size_gate.py $$i || exit 1; done
+
 .PHONY: release
 release: ## Push deepdocker:cpu of amd64 and arm64 as one multi-arch tag and a version tag: REGISTRY=host:port (build both first)
 	scripts/release.sh "$(REGISTRY)"
