@@ -10,11 +10,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from ..core.model import Account, Settings
-from ..services.jupyter.command import STACKS_CMDS
-
-# The page the supervised Jupyter opens on -> the docker-stacks command that opens it (JupyterLab's
-# page, "", is lab's and server's alike: lab, as docker-stacks' default).
-_UIS = {page: f"jupyter {name}" for name, page in STACKS_CMDS.items() if page}
 
 
 def quiet(env: Mapping[str, str]) -> bool:
@@ -29,11 +24,8 @@ def what_runs(settings: Settings, command: list[str]) -> list[str]:
     if settings.get("jupyter") is None:
         return ["supervisord", *settings.names]
     jupyter = settings.own.get("jupyter", {})
-    program = (
-        "jupyterhub-singleuser"
-        if settings.hub
-        else jupyter.get("program") or _UIS.get(jupyter.get("default_url", ""), "jupyter lab")
-    )
+    # The server as the start asked for it (JupyterRequest.program); none asked: docker-stacks' default.
+    program = "jupyterhub-singleuser" if settings.hub else jupyter.get("program") or "jupyter lab"
     return [*program.split(), *jupyter.get("options", ())]
 
 

@@ -365,6 +365,7 @@ def test_a_hub_start_without_the_single_user_server_says_so(base_env):
         (["start-notebook.py", "--debug"], {}, "jupyter lab --debug"),
         (["jupyter", "server", "--port=9000"], {}, "jupyter server"),
         (["jupyter-notebook"], {}, "jupyter notebook"),
+        (["/opt/venv/bin/jupyter", "lab"], {}, "jupyter lab"),
         (["start-notebook.sh"], {"DOCKER_STACKS_JUPYTER_CMD": "Server"}, "jupyter server"),
         (["start.sh", "Rscript", "-e", "1"], {}, "Rscript -e 1"),
         ([], {"SERVICES": "sshd"}, "supervisord sshd"),

@@ -104,11 +104,12 @@ class JupyterRequest:
         return hub.hub_mode(settings, self.hub) if self.hub else settings
 
 
-def _words(args: list[str]) -> tuple[str, list[str]] | None:
+def _words(args: list[str]) -> tuple[str, list[str], str] | None:
+    """(page, options, the server as docker-stacks names it: `jupyter-lab` is `jupyter lab`)."""
     for n in (2, 1):
         name = tuple(os.path.basename(a) if i == 0 else a for i, a in enumerate(args[:n]))
         if name in SERVERS:
-            return SERVERS[name], args[n:]
+            return SERVERS[name], args[n:], " ".join(name).replace("jupyter-", "jupyter ")
     return None
 
 
@@ -176,9 +177,9 @@ def jupyter_request(args: list[str], env: Mapping[str, str] | None = None) -> Ju
     found = _words(args)
     if found is None:
         return None
-    request = _server(*found)
-    typed = os.path.basename(args[0]).replace("-", " ") if "-" in os.path.basename(args[0]) else " ".join(args[:2])
-    return request and dataclasses.replace(request, program=typed)
+    page, rest, program = found
+    request = _server(page, rest)
+    return request and dataclasses.replace(request, program=program)
 
 
 def _server(default_url: str, rest: list[str]) -> JupyterRequest | None:
